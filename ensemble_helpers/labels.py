@@ -1,0 +1,80 @@
+"""Display labels for coded values: the one place where a code becomes words.
+
+Tables, figures and notebooks call :func:`label` so that a group is named the
+same way everywhere (and keeps the same colour, see :mod:`ensemble_helpers.plots`).
+"""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+from typing import Any, Mapping
+
+#: Human-readable labels for the coded values of the data contract and ADTTE.
+LABELS: Mapping[str, str] = MappingProxyType(
+    {
+        # first post-T-DXd regimen class (next_class)
+        "anti_her2_antibody": "Anti-HER2 antibody",
+        "anti_her2_tki": "Anti-HER2 TKI",
+        "anti_her2_other": "Other anti-HER2",
+        "chemotherapy": "Chemotherapy",
+        "endocrine": "Endocrine",
+        "other": "Other",
+        # regimen group used in subgroup analyses (derive_adsl: regimen_group)
+        "antibody": "Anti-HER2 antibody",
+        "tki": "Anti-HER2 TKI",
+        "non_antibody_tki": "Other regimen",
+        # T-DXd discontinuation (tdxd_discontinuation_reason / discontinuation_group)
+        "progression": "Progression",
+        "ild": "ILD",
+        "other_adverse_event": "Other adverse event",
+        "adverse_event": "Adverse event",
+        # hormone receptor
+        "positive": "Positive",
+        "negative": "Negative",
+        # endpoints (PARAMCD)
+        "TDXDDUR": "T-DXd duration",
+        "TTF": "Time to treatment failure",
+        "TTNT": "Time to next treatment",
+        "PFS": "Progression-free survival",
+        "OS": "Overall survival",
+        "ILDREC": "ILD recurrence/exacerbation",
+        # baseline variables
+        "age": "Age, years",
+        "ecog": "ECOG performance status",
+        "hormone_receptor": "Hormone receptor",
+        "visceral_metastasis": "Visceral metastasis",
+        "brain_metastasis": "Brain metastasis",
+        "prior_lines": "Prior lines for metastatic disease",
+        "next_class": "First post-T-DXd regimen",
+        "regimen_group": "Regimen group",
+        "tdxd_discontinuation_reason": "Reason for stopping T-DXd",
+        "discontinuation_group": "T-DXd stopped for",
+        "anti_her2": "Any anti-HER2 therapy",
+        "Overall": "Overall",
+    }
+)
+
+
+def label(code: Any) -> str:
+    """Return the display label of a coded value.
+
+    Parameters
+    ----------
+    code : Any
+        A category code, PARAMCD or column name. Booleans become "Yes"/"No".
+
+    Returns
+    -------
+    str
+        The label, or ``str(code)`` when the code has none.
+
+    Examples
+    --------
+    >>> label("anti_her2_tki")
+    'Anti-HER2 TKI'
+    >>> label(True)
+    'Yes'
+    """
+    if isinstance(code, bool):
+        return "Yes" if code else "No"
+    return LABELS.get(str(code), str(code))

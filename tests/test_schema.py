@@ -1,0 +1,176 @@
+"""The data contract: each rule gets a clear error naming file, rule, columns and patients."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from ensemble_helpers.schema import (
+    CATEGORIES,
+    REQUIRED_COLUMNS,
+    DataContractError,
+    load_patients,
+    validate_patients,
+)
+from factories import patient, write_csv
+
+
+def _error(tmp_path, *records) -> DataContractError:
+    path = write_csv(tmp_path, *records)
+    with pytest.raises(DataContractError) as info:
+        load_patients(path)
+    assert str(path) in str(info.value)
+    return info.value
+
+
+def test_valid_file_is_typed(tmp_path):
+    path = write_csv(
+        tmp_path, patient(), patient(patient_id="P2", tdxd_discontinuation_reason="ild", tdxd_ild_grade=2,
+                                     ecog=None, extra_note="kept")
+    )
+    df = load_patients(path)
+    assert list(df.columns[: len(REQUIRED_COLUMNS)]) == list(REQUIRED_COLUMNS)
+    assert df["extra_note"].tolist()[1] == "kept"
+    assert str(df["tdxd_start"].dtype) == "datetime64[ns]"
+    assert df["visceral_metastasis"].dtype == bool
+    assert df["prior_lines"].dtype == "int64"
+    assert str(df["ecog"].dtype) == "Int64" and df["ecog"].isna().sum() == 1
+    for col, levels in CATEGORIES.items():
+        assert list(df[col].cat.categories) == list(levels)
+
+
+def test_parquet_round_trip(tmp_path):
+    typed = load_patients(write_csv(tmp_path, patient(), patient(patient_id="P2")))
+    typed.to_parquet(tmp_path / "p.parquet")
+    back = load_patients(tmp_path / "p.parquet")
+    pd.testing.assert_frame_equal(back, typed)
+
+
+@pytest.mark.parametrize(
+    "changes, rule, columns",
+    [
+        ({"tdxd_end": "2021-12-01"}, "tdxd_end must be on or after tdxd_start", ("tdxd_start", "tdxd_end")),
+        ({"next_start": "2022-08-01"}, "next_start must be on or after tdxd_end", ("tdxd_end", "next_start")),
+        ({"next_end": "2022-09-01"}, "next_end must be on or after next_start", ("next_end", "next_start")),
+        ({"progression_date": "2022-09-01"}, "progression_date must be on or after next_start",
+         ("progression_date", "next_start")),
+        ({"second_next_start": "2022-09-01"}, "second_next_start must be on or after next_start",
+         ("second_next_start", "next_start")),
+        ({"ild_recurrence_date": "2022-09-01"}, "ild_recurrence_date must be on or after next_start",
+         ("ild_recurrence_date", "next_start")),
+        ({"last_followup": "2022-09-01", "next_end": None, "progression_date": None, "second_next_start": None},
+         "last_followup must be on or after next_start", ("last_followup", "next_start")),
+        ({"death_date": "2023-01-01", "last_followup": "2023-01-01", "next_end": None, "second_next_start": None},
+         "death_date must be on or after progression_date", ("progression_date", "death_date")),
+        ({"death_date": "2023-01-12", "last_followup": "2023-01-12", "second_next_start": None},
+         "next_end is after death_date", ("next_end", "death_date")),
+        ({"ild_recurrence_date": "2023-10-01"}, "last_followup must be on or after ild_recurrence_date",
+         ("ild_recurrence_date", "last_followup")),
+        ({"death_date": "2023-08-01"}, "last_followup must equal death_date", ("death_date", "last_followup")),
+        ({"tdxd_discontinuation_reason": "ild"}, "tdxd_ild_grade is required",
+         ("tdxd_discontinuation_reason", "tdxd_ild_grade")),
+    ],
+)
+def test_each_date_rule(tmp_path, changes, rule, columns):
+    err = _error(tmp_path, patient(), patient(patient_id="BAD", **changes))
+    match = [v for v in err.violations if rule in v.rule]
+    assert match, str(err)
+    assert match[0].columns == columns
+    assert match[0].count == 1 and match[0].examples == ("BAD",)
+    assert "BAD" in str(err) and rule in str(err)
+
+
+@pytest.mark.parametrize(
+    "changes, column, words",
+    [
+        ({"age": "sixty"}, "age", "not a number"),
+        ({"age": 12}, "age", "between 18 and 110"),
+        ({"ecog": 5}, "ecog", "between 0 and 4"),
+        ({"ecog": 1.5}, "ecog", "not a whole number"),
+        ({"prior_lines": -1}, "prior_lines", "0 or more"),
+        ({"tdxd_ild_grade": 6, "tdxd_discontinuation_reason": "ild"}, "tdxd_ild_grade", "between 1 and 5"),
+        ({"tdxd_start": "2024-02-30"}, "tdxd_start", "not a valid date"),
+        ({"tdxd_start": "01/02/2022"}, "tdxd_start", "not a valid date"),
+        ({"next_class": "antibody"}, "next_class", "value not allowed"),
+        ({"hormone_receptor": "unknown"}, "hormone_receptor", "value not allowed"),
+        ({"visceral_metastasis": "maybe"}, "visceral_metastasis", "not a boolean"),
+        ({"last_followup": None}, "last_followup", "missing value"),
+        ({"site_id": None}, "site_id", "missing value"),
+    ],
+)
+def test_value_rules(tmp_path, changes, column, words):
+    err = _error(tmp_path, patient(), patient(patient_id="BAD", **changes))
+    match = [v for v in err.violations if v.columns == (column,)]
+    assert match and words in match[0].rule, str(err)
+    assert match[0].examples == ("BAD",)
+
+
+def test_duplicate_patient_id(tmp_path):
+    err = _error(tmp_path, patient(), patient())
+    assert "duplicate" in str(err) and "P1" in str(err)
+
+
+def test_missing_and_misspelt_columns(tmp_path):
+    rec = patient()
+    rec["progresion_date"] = rec.pop("progression_date")
+    del rec["site_id"]
+    err = _error(tmp_path, rec)
+    text = str(err)
+    assert "progression_date" in text and "progresion_date" in text and "misspelt" in text
+    assert "site_id" in text and "required column is missing" in text
+
+
+def test_error_lists_at_most_ten_ids_and_the_count(tmp_path):
+    records = [patient(patient_id=f"P{i}", age=5) for i in range(25)]
+    err = _error(tmp_path, *records)
+    (v,) = err.violations
+    assert v.count == 25 and len(v.examples) == 10
+    assert "25 row(s)" in str(err)
+
+
+def test_one_error_lists_every_broken_rule(tmp_path):
+    err = _error(tmp_path, patient(patient_id="A", age=5), patient(patient_id="B", tdxd_end="2021-01-01"))
+    assert len(err.violations) == 2
+    assert isinstance(err, ValueError)
+
+
+def test_empty_and_header_only_files(tmp_path):
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    with pytest.raises(DataContractError, match="empty"):
+        load_patients(empty)
+    header = tmp_path / "header.csv"
+    header.write_text(",".join(REQUIRED_COLUMNS) + "\n")
+    with pytest.raises(DataContractError, match="no patient rows"):
+        load_patients(header)
+
+
+def test_not_utf8_and_wrong_delimiter(tmp_path):
+    path = write_csv(tmp_path, patient(next_regimen="trastuzumab + éribuline"))
+    path.write_bytes(path.read_text(encoding="utf-8").encode("latin-1"))
+    with pytest.raises(DataContractError, match="not UTF-8"):
+        load_patients(path)
+    semi = tmp_path / "semi.csv"
+    pd.DataFrame([patient()]).to_csv(semi, sep=";", index=False)
+    with pytest.raises(DataContractError, match="';'-delimited"):
+        load_patients(semi)
+
+
+def test_missing_file_and_parquet_with_wrong_dtypes(tmp_path):
+    with pytest.raises(DataContractError, match="does not exist"):
+        load_patients(tmp_path / "nope.csv")
+    raw = pd.DataFrame([patient(), patient(patient_id="P2")])  # dates stored as text
+    raw["tdxd_ild_grade"] = raw["tdxd_ild_grade"].astype(float)
+    raw.to_parquet(tmp_path / "raw.parquet")
+    with pytest.raises(DataContractError, match="expected a date") as info:
+        load_patients(tmp_path / "raw.parquet")
+    assert "tdxd_start" in str(info.value)
+
+
+def test_validate_does_not_modify_input():
+    from factories import patients_frame
+
+    raw = patients_frame(patient())
+    before = raw.copy()
+    validate_patients(raw)
+    pd.testing.assert_frame_equal(raw, before)
