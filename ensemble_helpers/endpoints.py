@@ -233,7 +233,23 @@ def analysis_frame(adsl: pd.DataFrame, adtte: pd.DataFrame, paramcd: str) -> pd.
     """
     if paramcd not in PARAMS:
         raise KeyError(f"unknown PARAMCD {paramcd!r}; expected one of {', '.join(PARAMS)}")
-    sub = adtte.loc[adtte["PARAMCD"] == paramcd, ["patient_id", "AVAL", "AVALD", "CNSR", "EVENT"]]
-    out = adsl.merge(sub, on="patient_id", how="left", validate="one_to_one")
-    out["event"] = (out["CNSR"] == 0).astype(int)
+    sub = adtte.loc[adtte["PARAMCD"] == paramcd]
+    ids = adsl["patient_id"].to_numpy()
+    sub_ids = sub["patient_id"].to_numpy()
+    # derive_adtte writes each parameter in ADSL order: then rows align and no join is needed
+    # (a pandas merge on string ids was most of the time of a KM summary at n = 100,000)
+    if len(sub_ids) == len(ids) and (sub_ids == ids).all():
+        pos = np.arange(len(ids))
+    else:
+        index = pd.Index(sub_ids)
+        if not index.is_unique:
+            raise ValueError(f"ADTTE has several {paramcd} rows for one patient")
+        pos = index.get_indexer(ids)
+        if (pos < 0).any():
+            missing = ids[pos < 0][:10].tolist()
+            raise ValueError(f"ADTTE has no {paramcd} row for patient(s) {missing}")
+    out = adsl.copy(deep=False)
+    for col in ("AVAL", "AVALD", "CNSR", "EVENT"):
+        out[col] = sub[col].to_numpy()[pos]
+    out["event"] = (out["CNSR"].to_numpy() == 0).astype(int)
     return out

@@ -86,7 +86,8 @@ class Results:
         rec = {f: None for f in RECORD_FIELDS}
         rec.update(notebook=self.notebook, analysis=analysis, endpoint=endpoint, group=group)
         rec.update({k: _clean(v) for k, v in values.items()})
-        self.records.append(rec)
+        if rec not in self.records:  # the same estimate reached twice (e.g. "Overall") is kept once
+            self.records.append(rec)
 
     def add_km(
         self, summary: pd.DataFrame, endpoint: str, variable: str | None = None,
