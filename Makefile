@@ -35,8 +35,10 @@ reports: $(DATA)
 test: install-test
 	$(BIN)/python -m pytest
 
-bench: $(VENV)/.installed-test
+bench: $(DATA) $(VENV)/.installed-test
 	$(BIN)/python benchmarks/bench_synthetic.py
+	$(BIN)/python benchmarks/bench_scale.py
+	$(BIN)/python benchmarks/bench_batch.py
 
 clean:
 	rm -rf $(VENV) reports data .pytest_cache

@@ -48,7 +48,7 @@ LABELS: Mapping[str, str] = MappingProxyType(
         "next_class": "First post-T-DXd regimen",
         "regimen_group": "Regimen group",
         "tdxd_discontinuation_reason": "Reason for stopping T-DXd",
-        "discontinuation_group": "T-DXd stopped for",
+        "discontinuation_group": "Reason T-DXd was stopped",
         "anti_her2": "Any anti-HER2 therapy",
         "Overall": "Overall",
     }

@@ -1,0 +1,300 @@
+"""The analyses of the EN-SEMBLE report, one function each, on a :class:`~ensemble_helpers.cohort.Cohort`.
+
+This layer picks the right endpoint, population and parameters (confidence level, CI transform,
+landmarks) and calls one :mod:`ensemble_helpers.stats` function; it returns tidy DataFrames that
+notebooks pass to :mod:`ensemble_helpers.tables` and :mod:`ensemble_helpers.plots`, and records the
+estimates in a :class:`~ensemble_helpers.results.Results`.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ensemble_helpers import stats
+from ensemble_helpers.cohort import Cohort
+from ensemble_helpers.describe import frequencies, patients_per_site, site_summary
+from ensemble_helpers.endpoints import POST_TDXD_ENDPOINTS
+from ensemble_helpers.published import compare_published
+from ensemble_helpers.results import Results, group_name
+
+__all__ = [  # re-exported so that notebooks import one module for numbers
+    "frequencies",
+    "patients_per_site",
+    "site_summary",
+]
+
+#: Covariates of the adjusted Cox models (subgroups notebook).
+ADJUSTMENT = ("age", "ecog", "hormone_receptor", "visceral_metastasis", "brain_metastasis", "prior_lines")
+
+#: Rows of Table 1.
+BASELINE_VARIABLES = (
+    "age",
+    "ecog",
+    "hormone_receptor",
+    "visceral_metastasis",
+    "brain_metastasis",
+    "prior_lines",
+    "tdxd_discontinuation_reason",
+)
+
+#: Subgroup comparisons with published medians (regimen class, reason T-DXd stopped).
+HEADLINE_SUBGROUPS = ("regimen_group", "discontinuation_group")
+
+
+def survival_summaries(
+    cohort: Cohort, endpoints: Sequence[str] = POST_TDXD_ENDPOINTS, by: str | None = None,
+    overall: bool = True,
+) -> pd.DataFrame:
+    """Kaplan–Meier summaries (n, events, median with CI, landmark rates) of several endpoints.
+
+    Parameters
+    ----------
+    cohort : Cohort
+    endpoints : sequence of str
+        PARAMCDs.
+    by : str, optional
+        ADSL column; one row per level (plus "Overall" when ``overall``).
+    overall : bool
+        Include the "Overall" row when ``by`` is given.
+
+    Returns
+    -------
+    DataFrame
+        ``endpoint``, ``group`` and the columns of :func:`ensemble_helpers.stats.km_summary`.
+    """
+    p = cohort.params
+    pieces = []
+    for paramcd in endpoints:
+        df = cohort.endpoint(paramcd)
+        if by is None:
+            s = stats.km_summary(df["AVAL"], df["event"], conf_level=p.conf_level,
+                                 ci_transform=p.ci_transform, timepoints=p.timepoints)
+            s.insert(0, "group", "Overall")
+        else:
+            s = stats.km_summary_by(df, "AVAL", "event", by, conf_level=p.conf_level,
+                                    ci_transform=p.ci_transform, timepoints=p.timepoints, overall=overall)
+        s.insert(0, "endpoint", paramcd)
+        pieces.append(s)
+    return pd.concat(pieces, ignore_index=True)
+
+
+def record_survival(results: Results, summaries: pd.DataFrame, by: str | None, timepoints: Iterable[float]) -> None:
+    """Add the medians and landmark rates of :func:`survival_summaries` to ``results``."""
+    for paramcd, part in summaries.groupby("endpoint", sort=False, observed=True):
+        results.add_km(part, str(paramcd), variable=by, timepoints=timepoints)
+
+
+def proportions(cohort: Cohort, column: str, method: str = "clopper-pearson") -> pd.DataFrame:
+    """Share of patients in each level of ``column`` with an exact CI.
+
+    Returns
+    -------
+    DataFrame
+        ``group`` (level), ``successes``, ``n``, ``estimate``, ``lower``, ``upper``.
+    """
+    freq = frequencies(cohort.adsl, column)
+    total = int(freq["n"].sum())
+    rows = []
+    for level, k in zip(freq["level"], freq["n"]):
+        ci = stats.proportion_ci(int(k), total, method=method, conf_level=cohort.params.conf_level).iloc[0]
+        rows.append({"group": level, "successes": int(k), "n": total, "estimate": ci["estimate"],
+                     "lower": ci["lower"], "upper": ci["upper"]})
+    return pd.DataFrame(rows)
+
+
+def record_cohort_counts(results: Results, cohort: Cohort) -> None:
+    """Headline counts and shares of the cohort (patients, sites, reasons, regimen classes)."""
+    adsl = cohort.adsl
+    results.add("count", "patients", n=len(adsl), estimate=len(adsl), unit="count")
+    results.add("count", "sites", n=len(adsl), estimate=int(adsl["site_id"].nunique()), unit="count")
+    for column in ("tdxd_discontinuation_reason", "next_class", "anti_her2", "regimen_group", "discontinuation_group"):
+        table = proportions(cohort, column)
+        for row in table.to_dict("records"):
+            results.add("proportion", column, group_name(column, row["group"]), n=row["n"],
+                        events=row["successes"], estimate=row["estimate"], lower=row["lower"],
+                        upper=row["upper"], unit="proportion")
+
+
+def response(cohort: Cohort, by: str | None = None) -> pd.DataFrame:
+    """ORR and disease control rate among patients with measurable disease (exact CIs)."""
+    return stats.response_summary(cohort.adsl, by=by, conf_level=cohort.params.conf_level)
+
+
+def ild_population(cohort: Cohort) -> pd.DataFrame:
+    """ILDREC analysis frame of the patients whose T-DXd was stopped for ILD."""
+    frame = cohort.endpoint("ILDREC")
+    return frame[frame["tdxd_discontinuation_reason"] == "ild"].reset_index(drop=True)
+
+
+def ild_recurrence_rate(cohort: Cohort) -> pd.DataFrame:
+    """Crude rate of ILD recurrence/exacerbation among patients stopped for ILD (exact CI).
+
+    Returns
+    -------
+    DataFrame
+        One row: ``measure``, ``successes``, ``n``, ``estimate``, ``lower``, ``upper``.
+    """
+    ild = ild_population(cohort)
+    k = int((ild["EVENT"] == 1).sum())
+    out = stats.proportion_ci(k, len(ild), conf_level=cohort.params.conf_level)
+    out.insert(0, "group", "ild")
+    out.insert(0, "measure", "ILD recurrence")
+    return out
+
+
+def ild_cumulative_incidence(cohort: Cohort) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Aalen–Johansen cumulative incidence of ILD recurrence, death competing.
+
+    Returns
+    -------
+    (DataFrame, DataFrame)
+        The curve and the rates at the parameter file's timepoints.
+    """
+    ild = ild_population(cohort)
+    p = cohort.params
+    curve = stats.cumulative_incidence(ild, "AVAL", "EVENT", event_code=1, competing_code=2, conf_level=p.conf_level)
+    at = stats.cumulative_incidence_at(ild, "AVAL", "EVENT", timepoints=p.timepoints, event_code=1,
+                                       competing_code=2, conf_level=p.conf_level)
+    return curve, at
+
+
+def followup(cohort: Cohort, endpoint: str = "OS") -> pd.DataFrame:
+    """Median follow-up by reverse Kaplan–Meier of ``endpoint`` (default OS from next_start)."""
+    df = cohort.endpoint(endpoint)
+    return stats.followup_median(df["AVAL"], df["event"], conf_level=cohort.params.conf_level)
+
+
+def usable_levels(adsl: pd.DataFrame, variable: str, min_patients: int = 1) -> list:
+    """Levels of ``variable`` with at least ``min_patients`` patients, in category order."""
+    freq = frequencies(adsl, variable, dropna=True)
+    levels = [lvl for lvl, n in zip(freq["level"], freq["n"]) if n >= min_patients]
+    if pd.api.types.is_bool_dtype(adsl[variable]):
+        levels = sorted(levels)  # False ("No") first: the natural reference
+    return levels
+
+
+def hazard_ratios(
+    cohort: Cohort, endpoint: str, variable: str, adjust_for: Sequence[str] = (), reference=None,
+) -> pd.DataFrame:
+    """Cox hazard ratios of the levels of ``variable`` (unadjusted, or adjusted for covariates).
+
+    Levels without patients are dropped first; the reference is the first remaining level unless
+    given. Returns the :func:`ensemble_helpers.stats.cox_hr` rows of ``variable`` only, with an
+    ``adjusted`` flag; an empty frame when fewer than two levels have patients.
+    """
+    df = cohort.endpoint(endpoint)
+    levels = usable_levels(df, variable)
+    if len(levels) < 2:
+        return pd.DataFrame(columns=["term", "variable", "level", "reference", "hr", "hr_lower", "hr_upper", "p",
+                                     "n", "events", "adjusted"])
+    df = df[df[variable].isin(levels)].copy()
+    # dummy-code the compared variable (booleans included) against its reference level
+    df[variable] = pd.Categorical(df[variable], categories=levels)
+    covariates = [variable, *[c for c in adjust_for if c != variable]]
+    ref = {variable: reference if reference is not None else levels[0]}
+    hr = stats.cox_hr(df, "AVAL", "event", covariates, reference=ref, conf_level=cohort.params.conf_level)
+    hr = hr[hr["variable"] == variable].copy()
+    hr["adjusted"] = bool(adjust_for)
+    return hr.reset_index(drop=True)
+
+
+def forest_table(cohort: Cohort, endpoint: str, variables: Sequence[str]) -> pd.DataFrame:
+    """Rows for a subgroup forest plot: per variable a header row, the reference and each level.
+
+    Each level's n and events come from the data; its HR is the unadjusted Cox HR versus the
+    variable's first level. Variables with fewer than two levels with patients are listed with
+    the note "one level only" and no estimate.
+
+    Returns
+    -------
+    DataFrame
+        ``label``, ``variable``, ``level``, ``n``, ``events``, ``hr``, ``hr_lower``, ``hr_upper``,
+        ``p``, ``is_header``, ``note``.
+    """
+    from ensemble_helpers.labels import label
+
+    df = cohort.endpoint(endpoint)
+    rows = []
+    for var in variables:
+        if var not in df.columns:
+            raise KeyError(f"subgroup variable {var!r} is not an ADSL column")
+        levels = usable_levels(df, var)
+        hr = hazard_ratios(cohort, endpoint, var) if len(levels) >= 2 else pd.DataFrame(columns=["level"])
+        by_level = {str(r["level"]): r for r in hr.to_dict("records")}
+        note = "" if len(levels) >= 2 else "one level only: no comparison"
+        rows.append({"label": label(var), "variable": var, "level": None, "n": np.nan, "events": np.nan,
+                     "hr": np.nan, "hr_lower": np.nan, "hr_upper": np.nan, "p": np.nan,
+                     "is_header": True, "note": note})
+        for i, lvl in enumerate(levels):
+            sub = df[df[var] == lvl]
+            est = by_level.get(str(lvl))
+            rows.append({
+                "label": f"  {label(lvl)}", "variable": var, "level": lvl, "n": len(sub),
+                "events": int(sub["event"].sum()),
+                "hr": 1.0 if i == 0 and len(levels) >= 2 else (est["hr"] if est is not None else np.nan),
+                "hr_lower": est["hr_lower"] if est is not None else np.nan,
+                "hr_upper": est["hr_upper"] if est is not None else np.nan,
+                "p": est["p"] if est is not None else np.nan,
+                "is_header": False, "note": "reference" if i == 0 and len(levels) >= 2 else "",
+            })
+    return pd.DataFrame(rows)
+
+
+def logrank_by(cohort: Cohort, endpoint: str, variable: str) -> pd.DataFrame:
+    """Log-rank test of ``endpoint`` across the levels of ``variable``."""
+    return stats.logrank(cohort.endpoint(endpoint), "AVAL", "event", variable)
+
+
+def record_headlines(results: Results, cohort: Cohort) -> None:
+    """Every estimate of a published headline figure not yet in ``results``.
+
+    Adds the cohort counts and shares and the PFS/OS medians by regimen group and by reason
+    T-DXd was stopped (the overall medians, ORR and ILD rate are recorded where they are shown).
+    """
+    record_cohort_counts(results, cohort)
+    record_survival(results, survival_summaries(cohort, ["TDXDDUR"]), None, ())
+    for var in HEADLINE_SUBGROUPS:
+        summ = survival_summaries(cohort, ["PFS", "OS"], by=var, overall=False)
+        record_survival(results, summ, var, ())
+
+
+def compare_with_published(results: Results) -> pd.DataFrame:
+    """Published headline figures beside this run's estimates (see :mod:`ensemble_helpers.published`)."""
+    return compare_published(results.frame())
+
+
+def subgroup_analyses(cohort: Cohort, variable: str, endpoints: Sequence[str] = ("PFS", "OS")) -> dict[str, pd.DataFrame]:
+    """Medians, log-rank tests and Cox HRs (unadjusted and adjusted) of ``endpoints`` by ``variable``.
+
+    Returns
+    -------
+    dict
+        ``"summaries"`` (km by group), ``"logrank"`` (one row per endpoint), ``"hr"`` (one row per
+        endpoint, level and adjustment; empty when fewer than two levels have patients).
+    """
+    summaries = survival_summaries(cohort, endpoints, by=variable)
+    tests, hrs = [], []
+    for ep in endpoints:
+        lr = logrank_by(cohort, ep, variable)
+        lr.insert(0, "endpoint", ep)
+        tests.append(lr)
+        for adjust in ((), ADJUSTMENT):
+            hr = hazard_ratios(cohort, ep, variable, adjust_for=adjust)
+            hr.insert(0, "endpoint", ep)
+            hrs.append(hr)
+    hr_all = pd.concat([h for h in hrs if not h.empty], ignore_index=True) if any(not h.empty for h in hrs) else hrs[0]
+    return {"summaries": summaries, "logrank": pd.concat(tests, ignore_index=True), "hr": hr_all}
+
+
+def record_subgroups(results: Results, analyses: dict[str, pd.DataFrame], variable: str, timepoints: Iterable[float]) -> None:
+    """Add the output of :func:`subgroup_analyses` to ``results``."""
+    record_survival(results, analyses["summaries"], variable, timepoints)
+    for row in analyses["logrank"].to_dict("records"):
+        results.add("logrank", row["endpoint"], variable, n=row["n"], events=row["events"],
+                    estimate=row["statistic"], p=row["p"], unit="chisq")
+    hr = analyses["hr"]
+    for (ep, adjusted), part in hr.groupby(["endpoint", "adjusted"], sort=False):
+        results.add_hr(part, str(ep), analysis="cox_hr_adjusted" if adjusted else "cox_hr")

@@ -1,0 +1,779 @@
+"""Report tables: formatting of estimates, Table 1, endpoint tables and safe HTML.
+
+This is the only layer that turns numbers into text ("4.1 (3.5–4.8)", "NR", "<0.001"); the
+:mod:`ensemble_helpers.stats` functions return tidy numbers and NaN for "not reached". Every
+count goes through :func:`ensemble_helpers.privacy.suppress_count`, and every text cell is
+HTML-escaped by :func:`to_html`.
+
+Layout follows what R users know: :func:`table_one` looks like gtsummary's ``tbl_summary``
+(n (%) for categories, one row for yes/no variables, median (IQR) and range for continuous
+variables, a "Missing" row), :func:`endpoint_table` like survfit's
+``n events median 0.95LCL 0.95UCL`` with landmark rates.
+
+Examples
+--------
+>>> format_estimate(4.123, 3.5, 4.8)
+'4.1 (3.5–4.8)'
+>>> format_estimate(float("nan"), 3.5, float("nan"))
+'NR (3.5–NR)'
+>>> format_pct(0.452, 0.401, 0.503)
+'45.2% (40.1–50.3)'
+>>> format_p(0.0004), format_p(0.0423)
+('<0.001', '0.042')
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import logging
+import math
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats as sps
+
+from ensemble_helpers.labels import label
+from ensemble_helpers.privacy import is_suppressed, suppress_count, suppress_count_pct
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "format_number",
+    "format_estimate",
+    "format_pct",
+    "format_p",
+    "table_one",
+    "endpoint_table",
+    "response_table",
+    "hr_table",
+    "top_counts",
+    "to_html",
+    "display_table",
+    "INDENT",
+]
+
+#: Indentation of level rows under their variable (non-breaking spaces survive HTML).
+INDENT = "\u00a0" * 4
+#: Integer columns with fewer distinct values than this are summarised as categories (gtsummary).
+CATEGORICAL_MAX_LEVELS = 10
+#: Monte Carlo tables for Fisher's test on tables larger than 2x2 (seeded: reproducible p-values).
+FISHER_RESAMPLES = 20_000
+_FISHER_SEED = 20250101
+
+_DASH = "\u2013"  # en dash between CI bounds
+
+
+def _missing(x: Any) -> bool:
+    if x is None:
+        return True
+    try:
+        return not math.isfinite(float(x))
+    except (TypeError, ValueError):
+        return bool(pd.isna(x))
+
+
+def _require(df: pd.DataFrame, columns: Sequence[str], caller: str, hint: str = "") -> None:
+    absent = [c for c in columns if c not in df.columns]
+    if absent:
+        raise KeyError(f"{caller}: column(s) {absent} not in the table (columns: {list(df.columns)})"
+                       + (f"; {hint}" if hint else ""))
+
+
+def format_number(x: Any, digits: int = 1, na: str = "NR") -> str:
+    """One number with ``digits`` decimals; ``na`` for NaN/None/inf; no ``-0.0``.
+
+    Examples
+    --------
+    >>> format_number(-0.04), format_number(None)
+    ('0.0', 'NR')
+    """
+    if _missing(x):
+        return na
+    text = f"{float(x):.{digits}f}"
+    if text.startswith("-") and float(text) == 0:
+        text = text[1:]
+    return text
+
+
+def format_estimate(
+    est: Any, lower: Any, upper: Any, digits: int = 1, scale: float = 1.0, na: str = "NR",
+) -> str:
+    """``"est (lower–upper)"``, e.g. a median with its CI.
+
+    Parameters
+    ----------
+    est, lower, upper : float
+        Estimate and confidence bounds; NaN (not reached / not estimable) prints as ``na``.
+    digits : int
+        Decimals.
+    scale : float
+        Multiply every value first (e.g. 100 for percentages).
+    na : str
+        Text for a missing value: ``"NR"`` (not reached) for medians, ``"NE"`` for estimates.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> format_estimate(4.05, 3.54, 4.75)
+    '4.0 (3.5–4.8)'
+    >>> format_estimate(None, None, None)
+    'NR (NR–NR)'
+    """
+    vals = [None if _missing(v) else float(v) * scale for v in (est, lower, upper)]
+    e, lo, hi = (format_number(v, digits, na) for v in vals)
+    return f"{e} ({lo}{_DASH}{hi})"
+
+
+def format_pct(est: Any, lower: Any, upper: Any, digits: int = 1, *, scale: float = 100.0, na: str = "NE") -> str:
+    """A proportion (0–1) with its CI as percentages: ``"45.2% (40.1–50.3)"``.
+
+    NaN (e.g. a landmark beyond the follow-up) prints as ``na``; a NaN estimate gives ``na``
+    alone.
+
+    Examples
+    --------
+    >>> format_pct(0.5, float("nan"), 0.61)
+    '50.0% (NE–61.0)'
+    >>> format_pct(float("nan"), 0.1, 0.2)
+    'NE'
+    """
+    if _missing(est):
+        return na
+    e = format_number(float(est) * scale, digits, na)
+    lo, hi = (na if _missing(v) else format_number(float(v) * scale, digits, na) for v in (lower, upper))
+    return f"{e}% ({lo}{_DASH}{hi})"
+
+
+def format_p(p: Any) -> str:
+    """A p-value as journals print it: ``"<0.001"``, ``"0.042"``, ``">0.999"``; ``""`` when NaN.
+
+    Raises
+    ------
+    ValueError
+        ``p`` is outside [0, 1].
+
+    Examples
+    --------
+    >>> [format_p(x) for x in (0.00001, 0.001, 0.04249, 0.5, 0.99999, float("nan"))]
+    ['<0.001', '0.001', '0.042', '0.500', '>0.999', '']
+    """
+    if _missing(p):
+        return ""
+    p = float(p)
+    if p < 0 or p > 1:
+        raise ValueError(f"a p-value must be between 0 and 1 (got {p})")
+    if p < 0.001:
+        return "<0.001"
+    text = f"{p:.3f}"
+    if text == "1.000":
+        return ">0.999"
+    return text
+
+
+def _value_label(value: Any) -> str:
+    """Label of a level: booleans (also "True"/"False" text) become Yes/No."""
+    if isinstance(value, (bool, np.bool_)):
+        return label(bool(value))
+    if isinstance(value, str) and value in ("True", "False"):
+        return label(value == "True")
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return label(value)
+
+
+# ----------------------------------------------------------------------------------------------
+# Table 1
+
+
+def _variable_type(s: pd.Series, name: str) -> str:
+    """``dichotomous``, ``categorical`` or ``continuous`` (the gtsummary defaults)."""
+    if pd.api.types.is_bool_dtype(s.dtype):
+        return "dichotomous"
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        return "categorical"
+    if pd.api.types.is_datetime64_any_dtype(s.dtype) or pd.api.types.is_timedelta64_dtype(s.dtype):
+        raise TypeError(f"table_one cannot summarise date column {name!r}; derive a number (e.g. months) first")
+    if pd.api.types.is_integer_dtype(s.dtype):
+        return "categorical" if s.nunique(dropna=True) < CATEGORICAL_MAX_LEVELS else "continuous"
+    if pd.api.types.is_numeric_dtype(s.dtype):
+        return "continuous"
+    values = set(s.dropna().unique())
+    if values and values <= {True, False}:
+        return "dichotomous"
+    return "categorical"
+
+
+def _levels(s: pd.Series) -> list:
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        return list(s.cat.categories)
+    values = s.dropna().unique()
+    try:
+        return sorted(values)
+    except TypeError:
+        return sorted(values, key=str)
+
+
+def _quartiles(x: np.ndarray) -> tuple[float, float, float]:
+    # gtsummary computes percentiles with quantile(type = 2) (the SAS default): numpy's
+    # "averaged_inverted_cdf" is the same definition, so our IQRs match what R users see.
+    q1, med, q3 = np.quantile(x, [0.25, 0.5, 0.75], method="averaged_inverted_cdf")
+    return float(med), float(q1), float(q3)
+
+
+def _categorical_p(table: np.ndarray) -> tuple[float, str]:
+    """p-value of a levels x groups table: Pearson chi-square, Fisher when an expected count < 5."""
+    table = table[table.sum(axis=1) > 0][:, table.sum(axis=0) > 0]
+    if table.shape[0] < 2 or table.shape[1] < 2:
+        return np.nan, ""
+    chi2, p, _, expected = sps.chi2_contingency(table)  # Yates' correction for 2x2, as R's chisq.test
+    if (expected >= 5).all():
+        return float(p), "chisq"
+    if table.shape == (2, 2):
+        return float(sps.fisher_exact(table).pvalue), "fisher"
+    method = sps.MonteCarloMethod(n_resamples=FISHER_RESAMPLES, rng=np.random.default_rng(_FISHER_SEED))
+    return float(sps.fisher_exact(table, method=method).pvalue), "fisher_mc"
+
+
+def _continuous_p(samples: list[np.ndarray]) -> tuple[float, str]:
+    samples = [x for x in samples if x.size > 0]
+    if len(samples) < 2:
+        return np.nan, ""
+    try:
+        return float(sps.kruskal(*samples).pvalue), "kruskal"
+    except ValueError:  # all values identical
+        return np.nan, ""
+
+
+_TEST_NOTES = {
+    "chisq": "Pearson's chi-squared test",
+    "fisher": "Fisher's exact test",
+    "fisher_mc": f"Fisher's exact test (Monte Carlo, {FISHER_RESAMPLES:,} tables)",
+    "kruskal": "Kruskal–Wallis rank sum test",
+}
+
+
+def table_one(
+    adsl: pd.DataFrame,
+    by: str | None,
+    variables: Sequence[str],
+    *,
+    overall: bool = True,
+    pvalues: bool = False,
+    min_cell_size: int | None = 5,
+    digits: int = 1,
+    types: Mapping[str, str] | None = None,
+    show_range: bool = True,
+) -> pd.DataFrame:
+    """Baseline characteristics by group, laid out like gtsummary's ``tbl_summary``.
+
+    Parameters
+    ----------
+    adsl : DataFrame
+        One row per patient.
+    by : str or None
+        Grouping column (categories in their order; empty groups are left out; patients with a
+        missing group are left out of the group columns *and* the Overall column, as gtsummary
+        does). ``None`` gives the Overall column only.
+    variables : sequence of str
+        Columns to summarise, in row order.
+    overall : bool
+        Add an "Overall" column (first, as gtsummary's ``add_overall()``) when ``by`` is given.
+    pvalues : bool
+        Add a "p-value" column: Pearson's chi-squared test (Yates-corrected for 2x2, like R's
+        ``chisq.test``) for categorical and yes/no variables, Fisher's exact test when an expected
+        count is below 5 (exact for 2x2, seeded Monte Carlo for larger tables), Kruskal–Wallis for
+        continuous variables. Missing values are left out of the tests.
+    min_cell_size : int or None
+        Counts from 1 to ``min_cell_size - 1`` are shown as ``"<min_cell_size"`` without a
+        percentage; the summaries of a continuous variable in a group with fewer non-missing
+        values are blank. ``None`` shows everything.
+    digits : int
+        Decimals of percentages and of continuous summaries.
+    types : mapping, optional
+        Force a variable's summary: ``"categorical"``, ``"dichotomous"`` or ``"continuous"``.
+        By default booleans are dichotomous (one row, the "Yes" count), categories and integer
+        columns with fewer than 10 distinct values are categorical, other numbers continuous.
+    show_range : bool
+        Add the "Range" row of continuous variables (minimum and maximum are single patients'
+        values: a disclosure policy may want them off).
+
+    Returns
+    -------
+    DataFrame
+        Columns ``Characteristic``, ``"Overall, N = 664"``, one ``"<group label>, N = <n>"`` per
+        group, and ``p-value`` when asked. The index (hidden in HTML) has levels ``variable`` and
+        ``row_type`` (``label``, ``level``, ``stat``, ``missing``); :func:`to_html` prints label rows
+        in bold. ``df.attrs["footnote"]`` names the statistics and tests.
+
+    Raises
+    ------
+    KeyError
+        ``by`` or a variable is not a column of ``adsl``.
+    ValueError
+        An unknown type in ``types``.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"arm": ["a", "a", "b"], "age": [50.0, 60.0, 70.0]})
+    >>> table_one(df, "arm", ["age"], min_cell_size=None).iloc[1].tolist()
+    ['\\xa0\\xa0\\xa0\\xa0Median (IQR)', '60.0 (50.0–70.0)', '55.0 (50.0–60.0)', '70.0 (70.0–70.0)']
+    """
+    types = dict(types or {})
+    wanted = [c for c in [by, *variables] if c is not None]
+    _require(adsl, wanted, "table_one")
+    bad_types = {k: v for k, v in types.items() if v not in ("categorical", "dichotomous", "continuous")}
+    if bad_types:
+        raise ValueError(f"table_one: unknown type(s) {bad_types}; use categorical, dichotomous or continuous")
+
+    data = adsl
+    groups: list[tuple[str, np.ndarray]] = []  # (column header, row mask)
+    if by is not None:
+        g = adsl[by]
+        dropped = int(g.isna().sum())
+        if dropped:
+            logger.info("table_one: %d patient(s) with missing %s left out", dropped, by)
+            data = adsl.loc[g.notna()]
+            g = data[by]
+        for level in _levels(g):
+            mask = (g == level).to_numpy()
+            if mask.sum() == 0:
+                logger.info("table_one: group %s=%s has no patient and is left out", by, level)
+                continue
+            groups.append((f"{_value_label(level)}, N = {suppress_count(int(mask.sum()), min_cell_size)}", mask))
+    columns: list[tuple[str, np.ndarray]] = []
+    if by is None or overall:
+        columns.append((f"Overall, N = {suppress_count(len(data), min_cell_size)}", np.ones(len(data), dtype=bool)))
+    columns += groups
+    with_p = pvalues and len(groups) >= 2
+
+    rows: list[dict[str, Any]] = []
+    index: list[tuple[str, str]] = []
+    tests_used: set[str] = set()
+    stats_used: list[str] = []
+
+    def add(variable: str, row_type: str, text: str, cells: list[str], p: str = "") -> None:
+        row = {"Characteristic": text}
+        row.update({name: cell for (name, _), cell in zip(columns, cells)})
+        if with_p:
+            row["p-value"] = p
+        rows.append(row)
+        index.append((variable, row_type))
+
+    for var in variables:
+        s = data[var]
+        kind = types.get(var) or _variable_type(s, var)
+        missing = s.isna().to_numpy()
+        title = label(var)
+        if kind == "continuous":
+            if "Median (IQR)" not in stats_used:
+                stats_used += ["Median (IQR)"] + (["Range"] if show_range else [])
+            x_all = pd.to_numeric(s, errors="raise").to_numpy(dtype=float, na_value=np.nan)
+            p_text = ""
+            if with_p:
+                p, test = _continuous_p([x_all[m & ~missing] for _, m in groups])
+                p_text, tests_used = format_p(p), tests_used | ({test} - {""})
+            med_cells, range_cells = [], []
+            for _, mask in columns:
+                x = x_all[mask & ~missing]
+                if x.size == 0 or (min_cell_size is not None and x.size < min_cell_size):
+                    med_cells.append("")
+                    range_cells.append("")
+                    continue
+                med, q1, q3 = _quartiles(x)
+                med_cells.append(format_estimate(med, q1, q3, digits=digits, na=""))
+                range_cells.append(
+                    f"{format_number(x.min(), digits)}{_DASH}{format_number(x.max(), digits)}"
+                )
+            add(var, "label", title, [""] * len(columns), p_text)
+            add(var, "stat", f"{INDENT}Median (IQR)", med_cells)
+            if show_range:
+                add(var, "stat", f"{INDENT}Range", range_cells)
+        elif kind in ("categorical", "dichotomous"):
+            if "n (%)" not in stats_used:
+                stats_used.insert(0, "n (%)")
+            if kind == "dichotomous":
+                levels, all_levels = [True], [True, False]
+            else:
+                levels = all_levels = _levels(s)
+            level_masks = [s.isin([lvl]).to_numpy(dtype=bool) & ~missing for lvl in all_levels]
+            p_text = ""
+            if with_p:
+                table = np.array([[int((lm & gm).sum()) for _, gm in groups] for lm in level_masks])
+                p, test = _categorical_p(table)
+                p_text, tests_used = format_p(p), tests_used | ({test} - {""})
+            denominators = [int((gm & ~missing).sum()) for _, gm in columns]
+            level_cells = [
+                [suppress_count_pct(int((lm & gm).sum()), d, min_cell_size, digits) for (_, gm), d in
+                 zip(columns, denominators)]
+                for lm in level_masks[: len(levels)]
+            ]
+            if kind == "dichotomous":
+                add(var, "label", title, level_cells[0], p_text)
+            else:
+                add(var, "label", title, [""] * len(columns), p_text)
+                for lvl, cells in zip(levels, level_cells):
+                    add(var, "level", f"{INDENT}{_value_label(lvl)}", cells)
+        else:  # pragma: no cover - validated above
+            raise ValueError(kind)
+        if missing.any():
+            add(var, "missing", f"{INDENT}Missing",
+                [suppress_count(int((gm & missing).sum()), min_cell_size) for _, gm in columns])
+
+    out = pd.DataFrame(rows, columns=["Characteristic", *[c for c, _ in columns], *(["p-value"] if with_p else [])])
+    out.index = pd.MultiIndex.from_tuples(index, names=["variable", "row_type"]) if index else \
+        pd.MultiIndex.from_arrays([[], []], names=["variable", "row_type"])
+    notes = ["; ".join(stats_used)] if stats_used else []
+    if tests_used:
+        notes.append("p-values: " + "; ".join(_TEST_NOTES[t] for t in sorted(tests_used)))
+    if min_cell_size is not None:
+        notes.append(f"Counts from 1 to {min_cell_size - 1} are shown as <{min_cell_size}.")
+    out.attrs["footnote"] = " ".join(n if n.endswith(".") else n + "." for n in notes)
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# endpoint, response and hazard-ratio tables
+
+
+def _ci_name(conf_level: float) -> str:
+    return f"{conf_level * 100:g}% CI"
+
+
+def endpoint_table(
+    summary: pd.DataFrame,
+    *,
+    endpoint_col: str = "endpoint",
+    timepoints: Iterable[float] = (6, 12),
+    min_cell_size: int | None = 5,
+    unit: str = "months",
+    conf_level: float = 0.95,
+    digits: int = 1,
+) -> pd.DataFrame:
+    """Kaplan–Meier summaries as a report table: one row per endpoint and group.
+
+    Parameters
+    ----------
+    summary : DataFrame
+        Concatenated :func:`ensemble_helpers.stats.km_summary_by` outputs: ``group``, ``n``,
+        ``events``, ``median``, ``median_lower``, ``median_upper``, ``rate_<t>``,
+        ``rate_<t>_lower``, ``rate_<t>_upper`` (t as ``f"{t:g}"``), and ``endpoint_col``
+        (optional: without it there is no Endpoint column).
+    endpoint_col : str
+        Column with the PARAMCD.
+    timepoints : iterable of float
+        Landmarks to show, in ``unit``.
+    min_cell_size : int or None
+        Suppression of N and Events (see :func:`ensemble_helpers.privacy.suppress_count`).
+    unit : str
+        Time unit in the headers.
+    conf_level : float
+        Only for the headers ("95% CI").
+    digits : int
+        Decimals of medians and rates.
+
+    Returns
+    -------
+    DataFrame
+        ``Endpoint``, ``Group``, ``N``, ``Events``, ``"Median, months (95% CI)"`` ("NR" = not
+        reached) and ``"6-month rate (95% CI)"`` per timepoint ("NE" = not estimable).
+
+    Raises
+    ------
+    KeyError
+        A needed column is missing (the message lists them).
+
+    Examples
+    --------
+    >>> s = pd.DataFrame({"endpoint": ["PFS"], "group": ["Overall"], "n": [664], "events": [500],
+    ...                   "median": [4.1], "median_lower": [3.6], "median_upper": [4.7],
+    ...                   "rate_6": [0.35], "rate_6_lower": [0.31], "rate_6_upper": [0.39]})
+    >>> endpoint_table(s, timepoints=[6]).iloc[0].tolist()
+    ['Progression-free survival', 'Overall', '664', '500', '4.1 (3.6–4.7)', '35.0% (31.0–39.0)']
+    """
+    timepoints = list(timepoints)
+    keys = [f"{t:g}" for t in timepoints]
+    needed = ["group", "n", "events", "median", "median_lower", "median_upper"]
+    needed += [f"rate_{k}{suffix}" for k in keys for suffix in ("", "_lower", "_upper")]
+    _require(summary, needed, "endpoint_table", f"pass the km_summary_by output computed with "
+             f"timepoints={timepoints}")
+    ci = _ci_name(conf_level)
+    unit_single = unit[:-1] if unit.endswith("s") else unit
+    median_col = f"Median, {unit} ({ci})"
+    rows = []
+    for rec in summary.to_dict("records"):
+        row: dict[str, str] = {}
+        if endpoint_col in summary.columns:
+            row["Endpoint"] = label(rec[endpoint_col])
+        row["Group"] = _value_label(rec["group"])
+        row["N"] = suppress_count(rec["n"], min_cell_size)
+        row["Events"] = suppress_count(rec["events"], min_cell_size)
+        row[median_col] = format_estimate(rec["median"], rec["median_lower"], rec["median_upper"], digits=digits)
+        for t, k in zip(timepoints, keys):
+            row[f"{t:g}-{unit_single} rate ({ci})"] = format_pct(
+                rec[f"rate_{k}"], rec[f"rate_{k}_lower"], rec[f"rate_{k}_upper"], digits=digits
+            )
+        rows.append(row)
+    cols = (["Endpoint"] if endpoint_col in summary.columns else []) + ["Group", "N", "Events", median_col] + [
+        f"{t:g}-{unit_single} rate ({ci})" for t in timepoints
+    ]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def response_table(
+    summary: pd.DataFrame,
+    *,
+    min_cell_size: int | None = 5,
+    digits: int = 1,
+    conf_level: float = 0.95,
+) -> pd.DataFrame:
+    """Response rates (``stats.response_summary`` / ``proportion_ci`` output) as a report table.
+
+    Parameters
+    ----------
+    summary : DataFrame
+        ``measure``, ``successes``, ``n``, ``estimate``, ``lower``, ``upper`` and optionally
+        ``group``.
+    min_cell_size : int or None
+        A suppressed numerator or denominator also blanks the rate and its CI (``k = rate * n``
+        would give the count back).
+    digits : int
+        Decimals of the percentages.
+    conf_level : float
+        Only for the header.
+
+    Returns
+    -------
+    DataFrame
+        ``Group`` (when given), ``Measure``, ``n / N``, ``"Rate (95% CI)"``.
+
+    Examples
+    --------
+    >>> s = pd.DataFrame({"measure": ["ORR", "ORR"], "successes": [40, 3], "n": [100, 20],
+    ...                   "estimate": [0.4, 0.15], "lower": [0.3, 0.03], "upper": [0.5, 0.38]})
+    >>> response_table(s).values.tolist()
+    [['ORR', '40 / 100', '40.0% (30.0–50.0)'], ['ORR', '<5 / 20', '']]
+    """
+    needed = ["measure", "successes", "n", "estimate", "lower", "upper"]
+    _require(summary, needed, "response_table")
+    rate_col = f"Rate ({_ci_name(conf_level)})"
+    rows = []
+    for rec in summary.to_dict("records"):
+        row: dict[str, str] = {}
+        if "group" in summary.columns:
+            row["Group"] = _value_label(rec["group"])
+        row["Measure"] = label(rec["measure"])
+        hidden = is_suppressed(rec["successes"], min_cell_size) or is_suppressed(rec["n"], min_cell_size)
+        row["n / N"] = f"{suppress_count(rec['successes'], min_cell_size)} / {suppress_count(rec['n'], min_cell_size)}"
+        row[rate_col] = "" if hidden else format_pct(rec["estimate"], rec["lower"], rec["upper"], digits=digits)
+        rows.append(row)
+    cols = (["Group"] if "group" in summary.columns else []) + ["Measure", "n / N", rate_col]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def hr_table(
+    cox: pd.DataFrame,
+    *,
+    digits: int = 2,
+    conf_level: float = 0.95,
+    min_cell_size: int | None = 5,
+    show_counts: bool = False,
+) -> pd.DataFrame:
+    """Hazard ratios (``stats.cox_hr`` output) as a report table.
+
+    Parameters
+    ----------
+    cox : DataFrame
+        ``variable``, ``level``, ``reference``, ``hr``, ``hr_lower``, ``hr_upper``, ``p`` (and
+        ``n``, ``events`` for ``show_counts``); an optional ``endpoint`` column (PARAMCD) adds an
+        Endpoint column, for tables of several endpoints.
+    digits : int
+        Decimals of the HR and its CI.
+    conf_level : float
+        Only for the header.
+    min_cell_size : int or None
+        Suppression of N and Events when shown.
+    show_counts : bool
+        Add ``N`` and ``Events`` columns.
+
+    Returns
+    -------
+    DataFrame
+        [``Endpoint``], ``Term`` ("Regimen group: Anti-HER2 TKI vs Anti-HER2 antibody"; a
+        numeric covariate is its label), [``N``, ``Events``], ``"HR (95% CI)"`` ("NE" = not
+        estimable), ``p-value``.
+
+    Examples
+    --------
+    >>> c = pd.DataFrame({"term": ["regimen_group[T.tki]"], "variable": ["regimen_group"], "level": ["tki"],
+    ...                   "reference": ["antibody"], "hr": [1.3], "hr_lower": [1.05], "hr_upper": [1.61],
+    ...                   "p": [0.0123]})
+    >>> hr_table(c).values.tolist()
+    [['Regimen group: Anti-HER2 TKI vs Anti-HER2 antibody', '1.30 (1.05–1.61)', '0.012']]
+    """
+    needed = ["variable", "level", "hr", "hr_lower", "hr_upper", "p"] + (["n", "events"] if show_counts else [])
+    _require(cox, needed, "hr_table")
+    hr_col = f"HR ({_ci_name(conf_level)})"
+    rows = []
+    for rec in cox.to_dict("records"):
+        term = label(rec["variable"])
+        if not _missing(rec.get("level")):
+            term = f"{term}: {_value_label(rec['level'])}"
+            if not _missing(rec.get("reference")):
+                term += f" vs {_value_label(rec['reference'])}"
+        row = {"Endpoint": label(rec["endpoint"])} if "endpoint" in cox.columns else {}
+        row["Term"] = term
+        if show_counts:
+            row["N"] = suppress_count(rec["n"], min_cell_size)
+            row["Events"] = suppress_count(rec["events"], min_cell_size)
+        row[hr_col] = "NE" if _missing(rec["hr"]) else format_estimate(
+            rec["hr"], rec["hr_lower"], rec["hr_upper"], digits=digits, na="NE")
+        row["p-value"] = format_p(rec["p"])
+        rows.append(row)
+    cols = (["Endpoint"] if "endpoint" in cox.columns else []) + ["Term"] + (["N", "Events"] if show_counts else []) + [
+        hr_col, "p-value"]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def top_counts(
+    series: pd.Series, n: int = 10, min_cell_size: int | None = 5, *, digits: int = 1,
+    other_label: str = "All other values",
+) -> pd.DataFrame:
+    """The most frequent values (e.g. regimens) with n (%), rare values pooled.
+
+    Values seen fewer than ``min_cell_size`` times are never listed by name (a rare regimen can
+    identify a patient): they are pooled with the values beyond the top ``n`` into one row.
+
+    Parameters
+    ----------
+    series : Series
+        One value per patient.
+    n : int
+        How many values to list at most.
+    min_cell_size : int or None
+        See :func:`ensemble_helpers.privacy.suppress_count`; also the smallest count listed by name.
+    digits : int
+        Decimals of the percentages (of non-missing values).
+    other_label : str
+        Text of the pooled row.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``<label of the series name>`` (or ``Value``) and ``n (%)``; most frequent first
+        (ties by value), then the pooled row and a ``Missing`` row when there are any.
+
+    Examples
+    --------
+    >>> s = pd.Series(["a"] * 6 + ["b"] * 5 + ["c"] * 2 + ["d"], name="regimen")
+    >>> top_counts(s, n=1).values.tolist()
+    [['a', '6 (42.9%)'], ['All other values', '8 (57.1%)']]
+    """
+    if n < 0:
+        raise ValueError(f"n must be >= 0 (got {n})")
+    name = label(series.name) if series.name is not None else "Value"
+    values = series.dropna()
+    total = len(values)
+    counts = values.value_counts(sort=False)
+    freq = pd.DataFrame({"value": counts.index.astype(object), "n": counts.to_numpy(dtype=np.int64)})
+    freq["key"] = freq["value"].astype(str)
+    freq = freq[freq["n"] > 0].sort_values(["n", "key"], ascending=[False, True], kind="mergesort")
+    listable = freq if min_cell_size is None else freq[freq["n"] >= min_cell_size]
+    shown = listable.head(n)
+    rest = int(total - shown["n"].sum())
+    rows = [[_value_label(v), suppress_count_pct(int(k), total, min_cell_size, digits)]
+            for v, k in zip(shown["value"], shown["n"])]
+    if rest:
+        rows.append([other_label, suppress_count_pct(rest, total, min_cell_size, digits)])
+    n_missing = int(series.isna().sum())
+    if n_missing:
+        rows.append(["Missing", suppress_count(n_missing, min_cell_size)])
+    return pd.DataFrame(rows, columns=[name, "n (%)"])
+
+
+# ----------------------------------------------------------------------------------------------
+# HTML
+
+_CSS = [
+    {"selector": "", "props": "border-collapse: collapse; font-size: 0.9em; margin: 0.5em 0; "
+                              "font-variant-numeric: tabular-nums; border-top: 2px solid #333; "
+                              "border-bottom: 2px solid #333;"},
+    {"selector": "caption", "props": "caption-side: top; text-align: left; font-weight: 600; "
+                                     "padding: 0 0 0.4em 0; color: #222;"},
+    {"selector": "thead th", "props": "border-bottom: 1px solid #333; padding: 4px 10px; text-align: center; "
+                                      "vertical-align: bottom; font-weight: 600; background: none;"},
+    {"selector": "thead th:first-child", "props": "text-align: left;"},
+    {"selector": "td", "props": "padding: 2px 10px; text-align: center; white-space: nowrap; "
+                                "border: none; background: none;"},
+    {"selector": "td:first-child", "props": "text-align: left; white-space: normal;"},
+    {"selector": "tbody tr:nth-child(even)", "props": "background: #f6f6f6;"},
+    {"selector": "td.ens-label", "props": "font-weight: 600;"},
+]
+
+
+def _styler(df: pd.DataFrame, caption: str | None) -> "pd.io.formats.style.Styler":
+    digest = hashlib.sha1(
+        (df.to_csv() + repr(list(df.columns)) + (caption or "")).encode("utf-8")
+    ).hexdigest()[:10]
+    kinds = list(df.index.get_level_values("row_type")) if "row_type" in df.index.names else []
+    df = df.reset_index(drop=True)  # Styler's classes need a unique index; it is hidden anyway
+    st = df.style  # a Styler; uuid fixed below so the HTML is reproducible
+    st.uuid = f"ens{digest}"
+    st = st.hide(axis="index").format(na_rep="", precision=3, escape="html").format_index(escape="html", axis=1)
+    if caption:
+        st = st.set_caption(html.escape(str(caption)))
+    st = st.set_table_styles(_CSS).set_table_attributes('class="ensemble-table"')
+    if kinds:
+        classes = pd.DataFrame(
+            [["ens-label" if k == "label" else ""] + [""] * (df.shape[1] - 1) for k in kinds],
+            index=df.index, columns=df.columns,
+        )
+        st = st.set_td_classes(classes)
+    return st
+
+
+def to_html(df: pd.DataFrame, *, caption: str | None = None, footnote: str | None = None) -> str:
+    """A compact, self-contained HTML table; every text value is HTML-escaped.
+
+    Parameters
+    ----------
+    df : DataFrame
+        A table of this module (the index is not shown). Index level ``row_type == "label"``
+        rows (from :func:`table_one`) are bold.
+    caption : str, optional
+        Title above the table.
+    footnote : str, optional
+        Note under the table; default ``df.attrs["footnote"]`` when set.
+
+    Returns
+    -------
+    str
+        ``<div>`` with a ``<style>`` scoped to this table's id, the ``<table>`` and the footnote.
+
+    Examples
+    --------
+    >>> "&lt;b&gt;" in to_html(pd.DataFrame({"x": ["<b>"]}))
+    True
+    """
+    if footnote is None:
+        footnote = df.attrs.get("footnote") or None
+    body = _styler(df, caption).to_html(doctype_html=False)
+    note = (f'<p style="font-size: 0.8em; color: #555; margin: 0.2em 0 1em 0;">{html.escape(footnote)}</p>'
+            if footnote else "")
+    return f'<div class="ensemble-table-wrap">{body}{note}</div>'
+
+
+def display_table(df: pd.DataFrame, caption: str | None = None, footnote: str | None = None) -> Any:
+    """An object Jupyter (and nbconvert) shows as :func:`to_html`'s table.
+
+    Returns
+    -------
+    IPython.display.HTML
+    """
+    from IPython.display import HTML
+
+    return HTML(to_html(df, caption=caption, footnote=footnote))

@@ -1,0 +1,395 @@
+"""Report figures: artists checked on tiny hand-made data, every figure rendered to PNG."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib as mpl  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+from matplotlib.collections import PolyCollection  # noqa: E402
+
+from ensemble_helpers import plots, stats  # noqa: E402
+from ensemble_helpers.plots import (  # noqa: E402
+    GROUP_COLORS,
+    bar_plot,
+    cuminc_plot,
+    flow_plot,
+    forest_plot,
+    group_color,
+    group_colors,
+    hist_plot,
+    km_plot,
+)
+from ensemble_helpers.tables import format_estimate  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+def render(ax, tmp_path, name: str) -> None:
+    """Save the figure as PNG and check it is a real image."""
+    path = tmp_path / f"{name}.png"
+    ax.figure.savefig(path)
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000
+
+
+def by_gid(ax, gid: str) -> list:
+    return [a for a in ax.get_children() if a.get_gid() == gid]
+
+
+def at_risk_axes(ax):
+    found = [a for a in ax.figure.axes if a.get_label() == "at_risk"]
+    assert len(found) == 1
+    return found[0]
+
+
+def at_risk_rows(ax) -> dict[str, list[str]]:
+    """{row label: counts left to right} of the number-at-risk table."""
+    rax = at_risk_axes(ax)
+    names = {round(y): t.get_text() for y, t in zip(rax.get_yticks(), rax.get_yticklabels())}
+    rows: dict[str, list[tuple[float, str]]] = {}
+    for t in rax.texts:
+        if t.get_gid() == "at_risk_count":
+            x, y = t.get_position()
+            rows.setdefault(names[round(y)], []).append((x, t.get_text()))
+    return {k: [s for _, s in sorted(v)] for k, v in rows.items()}
+
+
+# ----------------------------------------------------------------------------------------------
+# colours and theme
+
+
+def test_group_colors_are_fixed_and_immutable():
+    assert group_color("anti_her2_antibody") == group_color("antibody") == plots.OKABE_ITO["blue"]
+    assert group_color(True) == group_color("Yes") == group_color("True")
+    assert group_color("Overall") == "#000000"
+    with pytest.raises(TypeError):
+        GROUP_COLORS["antibody"] = "#FFFFFF"  # type: ignore[index]
+    # colours within one grouping variable differ
+    for codes in (
+        ["anti_her2_antibody", "anti_her2_tki", "anti_her2_other", "chemotherapy", "endocrine", "other"],
+        ["antibody", "tki", "non_antibody_tki"],
+        ["progression", "ild", "other_adverse_event", "other"],
+        ["progression", "adverse_event", "other"],
+        ["positive", "negative"],
+        ["Yes", "No"],
+    ):
+        assert len({group_color(c) for c in codes}) == len(codes), codes
+
+
+def test_unknown_groups_get_stable_distinct_colours():
+    assert group_color("ECOG 3") == group_color("ECOG 3") in plots.FALLBACK_COLORS
+    assert group_color(2) == group_color("2") == group_color(2.0)
+    codes = [f"site {i}" for i in range(8)]
+    colors = group_colors(codes)
+    assert len(set(colors.values())) == 8  # hash collisions resolved within a figure
+    assert group_colors(codes) == colors
+
+
+def test_theme_keeps_settings_changed_inside_it():
+    # Jupyter's inline backend turns interactive mode on when the first figure is created; a
+    # theme context that restored every rcParam turned it off again and later figures of a
+    # notebook were never shown
+    before = mpl.is_interactive()
+    try:
+        mpl.interactive(False)
+        with plots.theme():
+            assert mpl.rcParams["axes.spines.top"] is False
+            mpl.interactive(True)
+        assert mpl.is_interactive()
+    finally:
+        mpl.interactive(before)
+
+
+def test_figures_show_in_a_notebook(tmp_path):
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    cells = [
+        "import pandas as pd\nfrom ensemble_helpers import plots\nplots.set_theme()",
+        "plots.flow_plot(pd.DataFrame({'step': ['a', 'b'], 'n': [10, 8], 'excluded': [0, 2]}));",
+        "plots.km_plot(pd.DataFrame({'t': [1, 2, 3, 4.0], 'e': [1, 0, 1, 1]}), 't', 'e');",
+        "plots.bar_plot(pd.DataFrame({'level': ['a', 'b'], 'n': [5, 6]}));",
+    ]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    nbclient.NotebookClient(nb, kernel_name="python3", timeout=120, resources={"metadata": {"path": str(tmp_path)}}).execute()
+    images = [sum("image/png" in o.get("data", {}) for o in c.outputs) for c in nb.cells[1:]]
+    assert images == [1, 1, 1]
+
+
+def test_plots_do_not_change_global_settings_but_set_theme_does():
+    before = dict(mpl.rcParams)
+    km_plot(pd.DataFrame({"t": [1.0, 2.0], "e": [1, 0]}), "t", "e")
+    assert dict(mpl.rcParams) == before
+    try:
+        plots.set_theme()
+        assert mpl.rcParams["axes.spines.top"] is False
+        assert list(mpl.rcParams["figure.figsize"]) == [8.0, 5.5]
+    finally:
+        mpl.rcParams.update(before)
+
+
+# ----------------------------------------------------------------------------------------------
+# Kaplan–Meier
+
+
+@pytest.fixture
+def tiny() -> pd.DataFrame:
+    # A: 1 event, 2 cens, 3 event, 4 cens, 5 event -> S = 0.8 (t=1), 0.8*2/3 (t=3), 0 (t=5)
+    # B: 2 two events of 4 -> S = 0.5 (flat until 7), 6 cens, 7 event -> 0; median (2+7)/2 = 4.5
+    return pd.DataFrame(
+        {
+            "t": [1, 2, 3, 4, 5, 2, 2, 6, 7],
+            "e": [1, 0, 1, 0, 1, 1, 1, 0, 1],
+            "arm": ["A"] * 5 + ["B"] * 4,
+        }
+    )
+
+
+def test_km_plot_artists_by_hand(tiny, tmp_path):
+    ax = km_plot(tiny, "t", "e", by="arm", tick_every=2, min_cell_size=3, title="PFS")
+    curves = by_gid(ax, "km_curve")
+    assert len(curves) == 2
+    x, y = curves[0].get_xdata(), curves[0].get_ydata()
+    np.testing.assert_allclose(x, [0, 1, 3, 5, 5])
+    np.testing.assert_allclose(y, [1, 0.8, 0.8 * 2 / 3, 0, 0])
+    np.testing.assert_allclose(curves[1].get_xdata(), [0, 2, 7, 7])
+    # censoring marks at distinct censoring times: A at 2 and 4, B at 6
+    marks = by_gid(ax, "km_censor")
+    np.testing.assert_allclose(marks[0].get_xdata(), [2, 4])
+    np.testing.assert_allclose(marks[0].get_ydata(), [0.8, 0.8 * 2 / 3])
+    np.testing.assert_allclose(marks[1].get_xdata(), [6])
+    # medians 5 (A) and 4.5 (B, R's midpoint rule): one horizontal line, one vertical per group
+    med = by_gid(ax, "km_median")
+    assert len(med) == 3
+    np.testing.assert_allclose(med[0].get_xdata(), [0, 5])
+    assert sorted(m.get_xdata()[0] for m in med[1:]) == [4.5, 5]
+    assert ax.get_title(loc="left") == "Progression-free survival"
+    # x ticks every 2 months up to the longest follow-up (7) rounded up
+    np.testing.assert_allclose(ax.get_xticks(), [0, 2, 4, 6, 8])
+    # number at risk (duration >= t), suppressed below 3:
+    # A: 5, 4, 2, 0, 0 -> 5 4 <3 0 0; B: 4, 4, 2, 2, 0 -> 4 4 <3 <3 0
+    assert at_risk_rows(ax) == {"A": ["5", "4", "<3", "0", "0"], "B": ["4", "4", "<3", "<3", "0"]}
+    rax = at_risk_axes(ax)
+    assert rax.get_shared_x_axes().joined(ax, rax)  # aligned with the x ticks
+    assert [t.get_color() for t in rax.get_yticklabels()] == [group_color("A"), group_color("B")]
+    render(ax, tmp_path, "km")
+
+
+def test_km_plot_legend_matches_stats_summary(tiny):
+    ax = km_plot(tiny, "t", "e", by="arm", min_cell_size=5)
+    s = stats.km_summary_by(tiny, "t", "e", "arm", timepoints=()).set_index("group")
+    texts = [t.get_text() for t in ax.get_legend().get_texts()]
+    expected = [
+        f"{g} (n={n}): {format_estimate(s.at[g, 'median'], s.at[g, 'median_lower'], s.at[g, 'median_upper'])}"
+        for g, n in (("A", "5"), ("B", "<5"))
+    ]
+    assert texts == expected
+    assert texts[1].startswith("B (n=<5): 4.5 (")
+    assert ax.get_legend().get_title().get_text() == "Median, months (95% CI)"
+
+
+def test_km_plot_uses_a_given_summary(tiny):
+    s = pd.DataFrame({"group": ["A", "B"], "n": [5, 4], "median": [9.9, np.nan],
+                      "median_lower": [8.0, 1.0], "median_upper": [np.nan, np.nan]})
+    ax = km_plot(tiny, "t", "e", by="arm", summary=s)
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [
+        "A (n=5): 9.9 (8.0–NR)", "B (n=4): NR (1.0–NR)"]
+    with pytest.raises(KeyError, match="no row for group"):
+        km_plot(tiny, "t", "e", by="arm", summary=s.iloc[:1])
+
+
+def test_km_plot_overall_and_options(tiny, tmp_path):
+    ax = km_plot(tiny, "t", "e", ci=True, censor_ticks=False, show_median=False, at_risk=False,
+                 legend_loc="upper right")
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["Overall (n=9)"]
+    assert len(by_gid(ax, "km_curve")) == 1 and not by_gid(ax, "km_censor") and not by_gid(ax, "km_median")
+    assert len([c for c in by_gid(ax, "km_ci") if isinstance(c, PolyCollection)]) == 1
+    assert len(ax.figure.axes) == 1
+    render(ax, tmp_path, "km_overall")
+
+
+def test_km_plot_group_order_empty_and_missing_groups(tiny):
+    df = tiny.copy()
+    df["arm"] = pd.Categorical(df["arm"], categories=["B", "C", "A"])
+    df.loc[0, "arm"] = np.nan
+    ax = km_plot(df, "t", "e", by="arm")
+    texts = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert [t.split(" ")[0] for t in texts] == ["B", "A"]  # category order, empty C skipped
+    assert texts[1].startswith("A (n=4)")  # the row with a missing group is left out
+    assert list(at_risk_rows(ax)) == ["B", "A"]
+
+
+def test_km_plot_labels_and_colours_groups(tiny):
+    df = tiny.assign(arm=tiny["arm"].map({"A": "antibody", "B": "tki"}))
+    ax = km_plot(df, "t", "e", by="arm")
+    assert [t.get_text().split(" (")[0] for t in ax.get_legend().get_texts()] == ["Anti-HER2 antibody", "Anti-HER2 TKI"]
+    assert [c.get_color() for c in by_gid(ax, "km_curve")] == [group_color("antibody"), group_color("tki")]
+
+
+def test_km_plot_draws_on_a_given_axes(tiny):
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 5))
+    out = km_plot(tiny, "t", "e", by="arm", ax=right, xmax=6, tick_every=2)
+    assert out is right and not left.lines
+    assert right.get_xlim()[1] >= 6 and list(right.get_xticks()) == [0, 2, 4, 6]
+    assert at_risk_rows(right)["A"] == ["5", "4", "2", "0"]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"e": [2, 0, 1, 0, 1, 1, 1, 0, 1]}, "0/1"),
+        ({"t": [-1, 2, 3, 4, 5, 2, 2, 6, 7]}, ">= 0"),
+    ],
+)
+def test_km_plot_rejects_bad_input(tiny, change, message):
+    with pytest.raises(ValueError, match=message):
+        km_plot(tiny.assign(**change), "t", "e")
+    with pytest.raises(ValueError, match="not in the data"):
+        km_plot(tiny, "t", "e", by="nope")
+    with pytest.raises(ValueError, match="ci_transform"):
+        km_plot(tiny, "t", "e", ci_transform="arcsine")
+
+
+def test_km_plot_large_data_is_aggregated(tmp_path):
+    # 200,000 rows with continuous times: steps and censoring marks are thinned, never one artist
+    # (or one vertex) per row; timings are in the benchmark report, not asserted here
+    rng = np.random.default_rng(0)
+    n = 200_000
+    t_event, t_cens = rng.weibull(1.1, n) * 6, rng.uniform(0, 36, n)
+    df = pd.DataFrame({"t": np.minimum(t_event, t_cens), "e": (t_event <= t_cens).astype(int),
+                       "g": rng.choice(["antibody", "tki"], n)})
+    ax = km_plot(df, "t", "e", by="g", ci=True, max_points=2000)
+    assert len(ax.lines) == 2 + 2 + 3  # curves, censoring marks, median lines
+    assert all(len(c.get_xdata()) <= 2000 + 3 for c in by_gid(ax, "km_curve"))
+    assert all(len(c.get_xdata()) <= 151 for c in by_gid(ax, "km_censor"))
+    render(ax, tmp_path, "km_large")
+
+
+# ----------------------------------------------------------------------------------------------
+# forest
+
+
+def forest_rows() -> pd.DataFrame:
+    nan = np.nan
+    return pd.DataFrame(
+        {
+            "label": ["Regimen group", "  Anti-HER2 antibody", "  Anti-HER2 TKI", "  Other regimen",
+                      "Brain metastasis", "  No", "  Yes"],
+            "n": [nan, 358, 4, 120, nan, 500, 164],
+            "events": [nan, 300, 3, 100, nan, 420, 150],
+            "hr": [nan, 1.0, nan, 0.85, nan, 1.0, 1.32],
+            "hr_lower": [nan, nan, nan, 0.70, nan, nan, 1.05],
+            "hr_upper": [nan, nan, nan, 1.03, nan, nan, 8.0],
+            "p": [nan, nan, nan, 0.0961, nan, nan, 0.0004],
+            "is_header": [True, False, False, False, True, False, False],
+            "note": ["", "reference", "", "", "", "reference", ""],
+        }
+    )
+
+
+def test_forest_plot_by_hand(tmp_path):
+    ax = forest_plot(forest_rows(), min_cell_size=5, xlim=(0.5, 4), title="OS")
+    texts = lambda gid: [t.get_text() for t in by_gid(ax, gid)]  # noqa: E731
+    assert texts("forest_label") == ["Regimen group", "Anti-HER2 antibody", "Anti-HER2 TKI", "Other regimen",
+                                     "Brain metastasis", "No", "Yes"]
+    bold = [t.get_fontweight() for t in by_gid(ax, "forest_label")]
+    assert bold[0] == "bold" and bold[4] == "bold" and bold[1] == "normal"
+    assert texts("forest_counts") == ["", "358 / 300", "<5 / <5", "120 / 100", "", "500 / 420", "164 / 150"]
+    assert texts("forest_hr") == ["", "reference", "not estimable", "0.85 (0.70–1.03)", "", "reference",
+                                  "1.32 (1.05–8.00)"]
+    assert texts("forest_p") == ["", "", "", "0.096", "", "", "<0.001"]
+    # markers only for the two estimable rows; the CI beyond xlim ends in an arrow head
+    assert len(by_gid(ax, "forest_point")) == 2 and len(by_gid(ax, "forest_ci")) == 2
+    assert len(by_gid(ax, "forest_arrow")) == 1
+    assert ax.get_xscale() == "log" and ax.get_xlim() == (0.5, 4.0)
+    ref = by_gid(ax, "forest_ref")[0]
+    assert np.allclose(ref.get_segments()[0][:, 0], 1.0)
+    assert [t.get_text() for t in by_gid(ax, "forest_title")] == ["Overall survival"]
+    render(ax, tmp_path, "forest")
+
+
+def test_forest_plot_without_optional_columns():
+    df = forest_rows()[["label", "n", "events", "hr", "hr_lower", "hr_upper"]].iloc[[3, 6]]
+    ax = forest_plot(df)
+    assert [t.get_text() for t in by_gid(ax, "forest_p")] == []
+    lo, hi = ax.get_xlim()
+    assert lo <= 0.70 and hi >= 8.0  # fits every CI
+    assert [t.get_text() for t in ax.get_xticklabels()][:3] == ["0.5", "1", "2"]
+    with pytest.raises(KeyError, match="hr_upper"):
+        forest_plot(df.drop(columns="hr_upper"))
+
+
+# ----------------------------------------------------------------------------------------------
+# cumulative incidence, bars, histogram, flow
+
+
+def test_cuminc_plot_by_hand(tmp_path):
+    # 8 patients: event of interest at 2, competing at 3, 3, 6; censored at 1, 2, 3, 5
+    df = pd.DataFrame({"t": [1, 2, 2, 3, 3, 3, 5, 6], "ev": [0, 1, 0, 2, 0, 2, 0, 2]})
+    curve = stats.cumulative_incidence(df, "t", "ev")
+    ax = cuminc_plot(curve, durations=df["t"], tick_every=2, min_cell_size=3, title="ILDREC",
+                     label="ILD recurrence")
+    line = by_gid(ax, "cuminc_curve")[0]
+    # 1/7 after t = 2 (S(2-) = 1, one event of 7 at risk), in percent; extended to follow-up 6
+    np.testing.assert_allclose(line.get_xdata(), [0, 2, 3, 6, 6])
+    np.testing.assert_allclose(line.get_ydata(), [0] + [100 / 7] * 4)
+    assert len(by_gid(ax, "cuminc_ci")) == 1
+    # at risk (t >= tick) at 0, 2, 4, 6: 8, 7, 2, 1 -> suppressed below 3
+    assert at_risk_rows(ax) == {"ILD recurrence": ["8", "7", "<3", "<3"]}
+    assert ax.get_ylabel() == "Cumulative incidence (%)"
+    assert ax.get_title(loc="left") == "ILD recurrence/exacerbation"
+    render(ax, tmp_path, "cuminc")
+
+
+def test_cuminc_plot_groups_and_no_at_risk():
+    df = pd.DataFrame({"t": [1, 2, 2, 3, 3, 3, 5, 6], "ev": [0, 1, 0, 2, 0, 2, 0, 2]})
+    a = stats.cumulative_incidence(df, "t", "ev").assign(group="antibody")
+    b = stats.cumulative_incidence(df.assign(ev=[1, 1, 0, 1, 0, 2, 0, 2]), "t", "ev").assign(group="tki")
+    ax = cuminc_plot(pd.concat([a, b]), ci=False)
+    assert [c.get_color() for c in by_gid(ax, "cuminc_curve")] == [group_color("antibody"), group_color("tki")]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["Anti-HER2 antibody", "Anti-HER2 TKI"]
+    assert len(ax.figure.axes) == 1 and not by_gid(ax, "cuminc_ci")
+
+
+def test_bar_plot_by_hand(tmp_path):
+    freq = pd.DataFrame({"level": ["progression", "ild", "other_adverse_event", "other"], "n": [60, 25, 3, 12]})
+    ax = bar_plot(freq, "n", "level", min_cell_size=5, title="tdxd_discontinuation_reason")
+    assert [t.get_text() for t in by_gid(ax, "bar_label")] == ["60 (60.0%)", "25 (25.0%)", "<5", "12 (12.0%)"]
+    bars = by_gid(ax, "bar")
+    assert [b.get_width() for b in bars] == [60, 25, 12]  # no bar for the hidden count
+    assert [b.get_facecolor()[:3] for b in bars] == [mpl.colors.to_rgb(group_color(c))
+                                                     for c in ("progression", "ild", "other")]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["Progression", "ILD", "Other adverse event", "Other"]
+    render(ax, tmp_path, "bar")
+
+
+def test_hist_plot_by_hand(tmp_path):
+    per_site = [1] * 10 + [2] * 6 + [3] * 2 + [7]
+    ax = hist_plot(per_site, min_cell_size=5, xlabel="Patients per site", ylabel="Sites")
+    heights = {p.get_x() + p.get_width() / 2: p.get_height() for p in by_gid(ax, "hist_bar")}
+    assert heights == {1.0: 10, 2.0: 6, 4.0: 0, 5.0: 0, 6.0: 0}  # 3 (2 sites) and 7 (1 site) hidden
+    assert [t.get_text() for t in by_gid(ax, "hist_suppressed")] == ["<5", "<5"]
+    render(ax, tmp_path, "hist")
+
+
+def test_flow_plot_by_hand(tmp_path):
+    attrition = pd.DataFrame({"step": ["Patients in the data file", "regimen_group in {antibody}", "Analysed"],
+                              "n": [664, 358, 358], "excluded": [0, 306, 0]})
+    ax = flow_plot(attrition, min_cell_size=5)
+    boxes = [t.get_text() for t in by_gid(ax, "flow_box")]
+    assert boxes == ["Patients in the data file\nn = 664", "regimen_group in {antibody}\nn = 358", "Analysed\nn = 358"]
+    assert [t.get_text() for t in by_gid(ax, "flow_excluded")] == ["Excluded: n = 306"]
+    assert len(by_gid(ax, "flow_arrow")) == 3
+    small = flow_plot(attrition.assign(n=[7, 3, 3], excluded=[0, 4, 0]), min_cell_size=5)
+    assert [t.get_text() for t in by_gid(small, "flow_excluded")] == ["Excluded: n = <5"]
+    assert by_gid(small, "flow_box")[1].get_text().endswith("n = <5")
+    render(ax, tmp_path, "flow")
