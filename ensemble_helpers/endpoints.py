@@ -86,14 +86,16 @@ def derive_adsl(patients: pd.DataFrame) -> pd.DataFrame:
     ('tki', 'adverse_event', True)
     """
     adsl = patients.copy()
-    next_class = adsl["next_class"].astype(str)
-    adsl["anti_her2"] = next_class.str.startswith("anti_her2").to_numpy()
+    # isin/map work on the categories, not on a million strings
+    next_class = adsl["next_class"]
+    adsl["anti_her2"] = next_class.isin(["anti_her2_antibody", "anti_her2_tki", "anti_her2_other"]).to_numpy()
+    group = next_class.map(_REGIMEN_GROUP)
     adsl["regimen_group"] = pd.Categorical(
-        next_class.map(_REGIMEN_GROUP).fillna("non_antibody_tki"), categories=list(REGIMEN_GROUPS)
+        group.astype(object).where(group.notna(), "non_antibody_tki"), categories=list(REGIMEN_GROUPS)
     )
-    reason = adsl["tdxd_discontinuation_reason"].astype(str).map(_DISCONTINUATION_GROUP)
+    reason = adsl["tdxd_discontinuation_reason"].map(_DISCONTINUATION_GROUP)
     adsl["discontinuation_group"] = pd.Categorical(reason, categories=list(DISCONTINUATION_GROUPS))
-    response = adsl["next_best_response"].astype(str)
+    response = adsl["next_best_response"]
     adsl["responder"] = response.isin(["CR", "PR"]).to_numpy()
     adsl["disease_control"] = response.isin(["CR", "PR", "SD"]).to_numpy()
     adsl["ild_recurrence"] = adsl["ild_recurrence_date"].notna().to_numpy()
@@ -124,23 +126,22 @@ _DEFINITIONS: Mapping[str, tuple[_Event, ...]] = MappingProxyType(
 )
 
 
-def _first_event(patients: pd.DataFrame, events: tuple[_Event, ...]) -> pd.DataFrame:
-    """Earliest event date per patient, its description and code; censored at last_followup."""
+def _first_event(patients: pd.DataFrame, events: tuple[_Event, ...]) -> tuple[np.ndarray, ...]:
+    """Earliest event date per patient, the index of that event in ``events`` (-1 = censored)
+    and its EVENT code; censored patients get ``last_followup``."""
     n = len(patients)
-    adt = patients["last_followup"].to_numpy(dtype="datetime64[ns]").copy()
     best = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
-    desc = np.full(n, CENSORED_DESC, dtype=object)
-    code = np.zeros(n, dtype=np.int8)
-    for ev in events:
+    which = np.full(n, -1, dtype=np.int8)
+    for i, ev in enumerate(events):
         date = patients[ev.column].to_numpy(dtype="datetime64[ns]")
         # strictly earlier than the best so far: ties keep the earlier-listed event
         take = ~np.isnat(date) & (np.isnat(best) | (date < best))
-        best = np.where(take, date, best)
-        desc = np.where(take, ev.desc, desc)
-        code = np.where(take, ev.code, code)
-    has_event = ~np.isnat(best)
-    adt = np.where(has_event, best, adt)
-    return pd.DataFrame({"ADT": adt, "EVNTDESC": desc, "EVENT": code, "CNSR": (~has_event).astype(np.int8)})
+        best[take] = date[take]
+        which[take] = i
+    has_event = which >= 0
+    adt = np.where(has_event, best, patients["last_followup"].to_numpy(dtype="datetime64[ns]"))
+    codes = np.array([ev.code for ev in events] + [0], dtype=np.int8)
+    return adt, which, codes[which]  # which == -1 picks the trailing 0
 
 
 def derive_adtte(patients: pd.DataFrame) -> pd.DataFrame:
@@ -157,7 +158,8 @@ def derive_adtte(patients: pd.DataFrame) -> pd.DataFrame:
         Columns ``patient_id``, ``PARAMCD``, ``PARAM``, ``STARTDT``, ``ADT``, ``AVAL`` (months =
         days / 30.4375), ``AVALD`` (days), ``CNSR`` (0 event, 1 censored), ``EVNTDESC`` and
         ``EVENT`` (0 censored, 1 event of interest, 2 competing event: death for ILDREC).
-        Parameters TDXDDUR, TTF, TTNT, PFS, OS, ILDREC (see ``docs/endpoints.md``).
+        Parameters TDXDDUR, TTF, TTNT, PFS, OS, ILDREC (see ``docs/endpoints.md``); the rows of
+        each parameter are in the order of ``patients``.
 
     Examples
     --------
@@ -173,37 +175,46 @@ def derive_adtte(patients: pd.DataFrame) -> pd.DataFrame:
     >>> int(pfs["AVALD"]), int(pfs["CNSR"]), pfs["EVNTDESC"]
     (97, 0, 'Progression')
     """
-    pieces = [_tdxd_duration(patients)]
-    start = patients["next_start"].to_numpy(dtype="datetime64[ns]")
-    for paramcd, events in _DEFINITIONS.items():
-        piece = _first_event(patients, events)
-        piece.insert(0, "STARTDT", start)
-        piece.insert(0, "PARAMCD", paramcd)
-        piece.insert(0, "patient_id", patients["patient_id"].to_numpy())
-        pieces.append(piece)
-    adtte = pd.concat(pieces, ignore_index=True)
-    adtte["PARAMCD"] = pd.Categorical(adtte["PARAMCD"], categories=list(PARAMS))
-    adtte.insert(2, "PARAM", adtte["PARAMCD"].map(PARAMS).astype("category"))
-    days = (adtte["ADT"] - adtte["STARTDT"]).dt.days.astype("int64")
-    adtte["AVALD"] = days
-    adtte["AVAL"] = days / DAYS_PER_MONTH
-    return adtte[
-        ["patient_id", "PARAMCD", "PARAM", "STARTDT", "ADT", "AVAL", "AVALD", "CNSR", "EVNTDESC", "EVENT"]
-    ]
-
-
-def _tdxd_duration(patients: pd.DataFrame) -> pd.DataFrame:
     n = len(patients)
-    reason = patients["tdxd_discontinuation_reason"].astype(str).to_numpy()
+    # descriptions are stored as a categorical: integer codes into this list
+    reasons = [str(r) for r in pd.unique(patients["tdxd_discontinuation_reason"].astype(str))]
+    descs = [CENSORED_DESC] + [f"T-DXd stopped: {r}" for r in reasons]
+    for events in _DEFINITIONS.values():
+        descs += [ev.desc for ev in events if ev.desc not in descs]
+    desc_code = {d: i for i, d in enumerate(descs)}
+
+    reason_codes = pd.Categorical(patients["tdxd_discontinuation_reason"].astype(str), categories=reasons).codes
+    start = [patients["tdxd_start"].to_numpy(dtype="datetime64[ns]")]
+    adt = [patients["tdxd_end"].to_numpy(dtype="datetime64[ns]")]
+    desc = [(reason_codes + 1).astype(np.int16)]
+    event = [np.ones(n, dtype=np.int8)]
+    next_start = patients["next_start"].to_numpy(dtype="datetime64[ns]")
+    for events in _DEFINITIONS.values():
+        a, which, code = _first_event(patients, events)
+        lookup = np.array([desc_code[ev.desc] for ev in events] + [desc_code[CENSORED_DESC]], dtype=np.int16)
+        start.append(next_start)
+        adt.append(a)
+        desc.append(lookup[which])
+        event.append(code)
+    paramcds = ["TDXDDUR", *_DEFINITIONS]
+    param_codes = np.repeat(np.array([list(PARAMS).index(p) for p in paramcds], dtype=np.int8), n)
+    startdt, adtv = np.concatenate(start), np.concatenate(adt)
+    days = ((adtv - startdt) // np.timedelta64(1, "D")).astype(np.int64)
+    eventv = np.concatenate(event)
+    cnsr = np.where(eventv == 0, 1, 0).astype(np.int8)
+    events_desc = pd.Categorical.from_codes(np.concatenate(desc), categories=descs)
     return pd.DataFrame(
         {
-            "patient_id": patients["patient_id"].to_numpy(),
-            "PARAMCD": "TDXDDUR",
-            "STARTDT": patients["tdxd_start"].to_numpy(dtype="datetime64[ns]"),
-            "ADT": patients["tdxd_end"].to_numpy(dtype="datetime64[ns]"),
-            "EVNTDESC": np.char.add("T-DXd stopped: ", reason.astype(str)).astype(object),
-            "EVENT": np.ones(n, dtype=np.int8),
-            "CNSR": np.zeros(n, dtype=np.int8),
+            "patient_id": np.tile(patients["patient_id"].to_numpy(), len(paramcds)),
+            "PARAMCD": pd.Categorical.from_codes(param_codes, categories=list(PARAMS)),
+            "PARAM": pd.Categorical.from_codes(param_codes, categories=list(PARAMS.values())),
+            "STARTDT": startdt,
+            "ADT": adtv,
+            "AVAL": days / DAYS_PER_MONTH,
+            "AVALD": days,
+            "CNSR": cnsr,
+            "EVNTDESC": events_desc,
+            "EVENT": eventv,
         }
     )
 

@@ -100,8 +100,9 @@ NULLABLE_COLUMNS = frozenset(
 #: Event dates that follow the start of the first post-T-DXd regimen.
 EVENT_DATES = ("next_end", "progression_date", "second_next_start", "ild_recurrence_date")
 DATE_FORMAT = "%Y-%m-%d"
-_TRUE = frozenset({"true", "1", "yes"})
-_FALSE = frozenset({"false", "0", "no"})
+# accepted spellings of booleans in CSV text (no other value is read as a boolean)
+_TRUE = frozenset(v for w in ("true", "1", "yes") for v in (w, w.upper(), w.title()))
+_FALSE = frozenset(v for w in ("false", "0", "no") for v in (w, w.upper(), w.title()))
 
 
 class DataContractError(ValueError):
@@ -359,8 +360,7 @@ def _convert(df: pd.DataFrame, ids: np.ndarray) -> tuple[pd.DataFrame, list[Viol
     out = df.copy()
     violations: list[Violation] = []
     for col in ID_COLUMNS + TEXT_COLUMNS:
-        s = df[col]
-        out[col] = s.where(s.isna(), s.astype(str).str.strip())
+        out[col] = _as_text(df[col])
     for col in DATE_COLUMNS:
         out[col], bad = _to_date(df[col])
         if bad.any():
@@ -386,8 +386,7 @@ def _convert(df: pd.DataFrame, ids: np.ndarray) -> tuple[pd.DataFrame, list[Viol
                 _violation("not a boolean (use true/false or 1/0)", (col,), bad, ids)
             )
     for col, levels in CATEGORIES.items():
-        s = df[col]
-        text = s.where(s.isna(), s.astype(str).str.strip())
+        text = _as_text(df[col])
         bad = (text.notna() & ~text.isin(levels)).to_numpy()
         if bad.any():
             seen = sorted(set(text[bad].astype(str)))[:5]
@@ -405,6 +404,13 @@ def _convert(df: pd.DataFrame, ids: np.ndarray) -> tuple[pd.DataFrame, list[Viol
     return out, violations
 
 
+def _as_text(s: pd.Series) -> pd.Series:
+    """Values as read, as text: no stripping or case change (a stray space is a violation)."""
+    if s.dtype == object or isinstance(s.dtype, (pd.StringDtype, pd.CategoricalDtype)):
+        return s
+    return s.astype(str).where(s.notna())
+
+
 def _to_date(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
     if pd.api.types.is_datetime64_any_dtype(s):
         values = s.dt.tz_localize(None) if getattr(s.dt, "tz", None) is not None else s
@@ -415,7 +421,7 @@ def _to_date(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
     if s.dtype == object and _is_date_objects(s):
         values = pd.to_datetime(s, errors="coerce").astype("datetime64[ns]")
         return values, (s.notna() & values.isna()).to_numpy()
-    text = s.where(s.isna(), s.astype(str).str.strip())
+    text = _as_text(s)
     values = pd.to_datetime(text, format=DATE_FORMAT, errors="coerce").astype("datetime64[ns]")
     return values, (text.notna() & values.isna()).to_numpy()
 
@@ -425,7 +431,7 @@ def _to_number(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
         return s.astype(float), np.ones(len(s), dtype=bool)
     if pd.api.types.is_numeric_dtype(s):
         return s.astype("Float64").astype(float), np.zeros(len(s), dtype=bool)
-    text = s.where(s.isna(), s.astype(str).str.strip())
+    text = _as_text(s)
     values = pd.to_numeric(text, errors="coerce")
     return values.astype(float), (text.notna() & values.isna()).to_numpy()
 
@@ -433,7 +439,9 @@ def _to_number(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
 def _to_bool(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
     if pd.api.types.is_bool_dtype(s) and not s.isna().any():
         return s.astype(bool), np.zeros(len(s), dtype=bool)
-    text = s.astype(str).str.strip().str.lower().where(s.notna())
+    if s.dtype == object:  # Python booleans mixed with missing values
+        s = s.map({True: "true", False: "false"}).fillna(s)
+    text = _as_text(s)
     true, false = text.isin(_TRUE), text.isin(_FALSE)
     bad = (s.notna() & ~(true | false)).to_numpy()
     # missing booleans are reported by the not-null rule; keep them False only in this
