@@ -538,11 +538,25 @@ def km_plot(
             logger.info("km_plot: %d row(s) with a missing %s left out", n_missing, by)
         codes = np.where(ok, codes, -1)
     fits: list[tuple[Any, _KM]] = []
+    too_small: list[Any] = []
     for level, pos in zip(levels, _stats._split_by_code(codes, len(levels))):
         if pos.size == 0:
             logger.info("km_plot: group %s=%s has no patients and is not drawn", by, level)
             continue
+        if min_cell_size is not None and pos.size < min_cell_size:
+            # the curve of so few patients would show each one's event time
+            too_small.append(level)
+            continue
         fits.append((level, _km(t_all[pos], e_all[pos], z, ci_transform)))
+    if not fits and too_small:
+        with theme():
+            ax = ax if ax is not None else _new_axes((8.0, 2.0))
+            ax.set_axis_off()
+            if title:
+                ax.set_title(_labels.label(title), loc="left")
+            ax.text(0.0, 0.5, f"Too few patients to draw a curve (fewer than {min_cell_size} per group).",
+                    transform=ax.transAxes, va="center", gid="km_too_few")
+        return ax
     if not fits:
         raise ValueError(f"km_plot: no patient to plot ({len(df)} rows, none with a duration, an event"
                          f"{' and a ' + by if by else ''})")
@@ -593,6 +607,10 @@ def km_plot(
             for m, color in medians:
                 ax.plot([m, m], [0, 0.5], ls=(0, (4, 3)), lw=0.9, color=color, gid="km_median", zorder=1)
         _time_axis(ax, ticks, x_end, xlabel, ylabel)
+        if too_small:
+            names = ", ".join(_labels.label(lvl) for lvl in too_small)
+            ax.text(0.99, 0.98, f"Not drawn (fewer than {min_cell_size} patients): {names}", ha="right",
+                    va="top", transform=ax.transAxes, fontsize="small", color="0.35", gid="km_too_few")
         ax.set_ylim(-0.02, 1.03)
         ax.set_yticks(np.linspace(0, 1, 6))
         ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:.1f}"))

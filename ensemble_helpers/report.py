@@ -243,3 +243,16 @@ def start(namespace: Any, params_file: str | None, notebook: str) -> tuple[Param
     cohort = load_cohort(params)
     plots.set_theme()
     return params, cohort, Results(notebook)
+
+
+def response_by(cohort: Any, results: Any, variable: str) -> Any:
+    """ORR and disease control by ``variable`` as a table; the estimates go into ``results``."""
+    from ensemble_helpers import analysis, tables
+
+    p = cohort.params
+    resp = analysis.response(cohort, by=variable)
+    results.add_proportions(resp, variable=variable, analysis="response")
+    caption = f"Response by {label(variable)[:1].lower() + label(variable)[1:]}"
+    return tables.display_table(
+        tables.response_table(resp, conf_level=p.conf_level, min_cell_size=p.min_cell_size), caption=caption
+    )

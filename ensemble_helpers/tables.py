@@ -63,6 +63,8 @@ FISHER_RESAMPLES = 20_000
 _FISHER_SEED = 20250101
 
 _DASH = "\u2013"  # en dash between CI bounds
+#: Shown instead of estimates of a group smaller than ``min_cell_size``.
+TOO_FEW = "too few patients"
 
 
 def _missing(x: Any) -> bool:
@@ -512,6 +514,13 @@ def endpoint_table(
         row["Group"] = _value_label(rec["group"])
         row["N"] = suppress_count(rec["n"], min_cell_size)
         row["Events"] = suppress_count(rec["events"], min_cell_size)
+        if is_suppressed(rec["n"], min_cell_size):
+            # a curve of fewer than min_cell_size patients shows their individual times
+            row[median_col] = TOO_FEW
+            for t in timepoints:
+                row[f"{t:g}-{unit_single} rate ({ci})"] = TOO_FEW
+            rows.append(row)
+            continue
         row[median_col] = format_estimate(rec["median"], rec["median_lower"], rec["median_upper"], digits=digits)
         for t, k in zip(timepoints, keys):
             row[f"{t:g}-{unit_single} rate ({ci})"] = format_pct(

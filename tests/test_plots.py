@@ -185,15 +185,15 @@ def test_km_plot_artists_by_hand(tiny, tmp_path):
 
 
 def test_km_plot_legend_matches_stats_summary(tiny):
-    ax = km_plot(tiny, "t", "e", by="arm", min_cell_size=5)
+    ax = km_plot(tiny, "t", "e", by="arm", min_cell_size=4)
     s = stats.km_summary_by(tiny, "t", "e", "arm", timepoints=()).set_index("group")
     texts = [t.get_text() for t in ax.get_legend().get_texts()]
     expected = [
         f"{g} (n={n}): {format_estimate(s.at[g, 'median'], s.at[g, 'median_lower'], s.at[g, 'median_upper'])}"
-        for g, n in (("A", "5"), ("B", "<5"))
+        for g, n in (("A", "5"), ("B", "4"))
     ]
     assert texts == expected
-    assert texts[1].startswith("B (n=<5): 4.5 (")
+    assert texts[1].startswith("B (n=4): 4.5 (")
     assert ax.get_legend().get_title().get_text() == "Median, months (95% CI)"
 
 
@@ -393,3 +393,16 @@ def test_flow_plot_by_hand(tmp_path):
     assert [t.get_text() for t in by_gid(small, "flow_excluded")] == ["Excluded: n = <5"]
     assert by_gid(small, "flow_box")[1].get_text().endswith("n = <5")
     render(ax, tmp_path, "flow")
+
+
+def test_km_plot_does_not_draw_groups_below_min_cell_size(tiny, tmp_path):
+    # B has 4 patients: with min_cell_size=5 its curve would show individual event times
+    ax = km_plot(tiny, "t", "e", by="arm", min_cell_size=5)
+    texts = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert len(texts) == 1 and texts[0].startswith("A (n=5)")
+    notes = [t.get_text() for t in ax.texts if t.get_gid() == "km_too_few"]
+    assert notes == ["Not drawn (fewer than 5 patients): B"]
+    # nothing to draw at all: a clear note instead of an error
+    ax = km_plot(tiny[tiny["arm"] == "B"], "t", "e", by="arm", min_cell_size=5)
+    assert [t.get_gid() for t in ax.texts] == ["km_too_few"]
+    render(ax, tmp_path, "km_too_few")

@@ -407,3 +407,13 @@ def test_display_table_shows_the_html(patients):
     t = table_one(patients, "arm", ["age"])
     shown = display_table(t, caption="x")
     assert shown._repr_html_() == tables.to_html(t, caption="x")
+
+
+def test_endpoint_table_hides_estimates_of_groups_below_min_cell_size():
+    s = pd.DataFrame({"endpoint": ["PFS", "PFS"], "group": ["A", "B"], "n": [20, 3], "events": [10, 2],
+                      "median": [4.1, 2.0], "median_lower": [3.0, 1.0], "median_upper": [5.0, float("nan")],
+                      "rate_6": [0.3, 0.33], "rate_6_lower": [0.1, 0.01], "rate_6_upper": [0.5, 0.9]})
+    t = endpoint_table(s, timepoints=[6], min_cell_size=5)
+    assert t.iloc[0, 4] == "4.1 (3.0–5.0)"
+    assert t.iloc[1].tolist() == ["Progression-free survival", "B", "<5", "<5", "too few patients", "too few patients"]
+    assert endpoint_table(s, timepoints=[6], min_cell_size=None).iloc[1, 4] == "2.0 (1.0–NR)"
