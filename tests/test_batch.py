@@ -1,0 +1,317 @@
+"""Tests for ensemble_helpers.batch (``ensemble-run``), on small fixture notebooks.
+
+Fixtures (tests/fixtures/): ``light.ipynb`` (standard library only; ``fail_mode`` parameter makes it
+raise, kill its kernel or kill the worker process), ``stack.ipynb`` (pandas, lifelines, a matplotlib
+figure), ``raises.ipynb`` (always raises in its third cell), ``patients.csv`` (40 made-up patients).
+Each kernel costs 1-3 s, so every test runs as few notebooks as it can.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ensemble_helpers import batch
+from ensemble_helpers.batch import (
+    BatchError,
+    BatchResult,
+    external_resources,
+    format_estimate,
+    main,
+    run_batch,
+    select_key_estimates,
+)
+
+FIXTURES = Path(__file__).parent / "fixtures"
+LIGHT = FIXTURES / "light.ipynb"
+STACK = FIXTURES / "stack.ipynb"
+RAISES = FIXTURES / "raises.ipynb"
+
+
+@pytest.fixture()
+def repo(tmp_path: Path) -> Path:
+    """A miniature repository: data/patients.csv and params/ (relative data_path, like the real one)."""
+    (tmp_path / "data").mkdir()
+    shutil.copy(FIXTURES / "patients.csv", tmp_path / "data" / "patients.csv")
+    (tmp_path / "params").mkdir()
+    return tmp_path
+
+
+def write_params(repo: Path, name: str, **extra: object) -> Path:
+    lines = [f'title: "Set {name} <&>"', "data_path: data/patients.csv", "conf_level: 0.95"]
+    lines += [f"{key}: {json.dumps(value)}" for key, value in extra.items()]
+    path = repo / "params" / f"{name}.yaml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def batch_in(repo: Path, params: list[Path], notebooks: list[Path], **kwargs: object) -> BatchResult:
+    kwargs.setdefault("progress", False)
+    return run_batch(params, notebooks, repo / "reports", cwd=repo, **kwargs)
+
+
+def by_id(result: BatchResult) -> dict[str, batch.RunResult]:
+    return {run.run_id: run for run in result.runs}
+
+
+# ---------------------------------------------------------------------------------------------
+# End to end
+# ---------------------------------------------------------------------------------------------
+def test_successful_batch_writes_offline_reports_index_and_summary(repo: Path) -> None:
+    params = [write_params(repo, "alpha"), write_params(repo, "beta")]
+    result = batch_in(repo, params, [STACK], jobs=2)
+
+    assert [run.status for run in result.runs] == ["ok", "ok"]
+    assert result.exit_code == 0
+    out = repo / "reports"
+    page = (out / "alpha" / "stack.html").read_text(encoding="utf-8")
+    # offline: no script/stylesheet/image fetched from the network
+    assert external_resources(page) == []
+    assert '<script src="http' not in page
+    assert "data:image/png;base64," in page  # the matplotlib figure is embedded
+    assert "KaplanMeierFitter(" not in page  # code hidden by default
+    assert "Set alpha &lt;&amp;&gt; - stack" in page  # title from the YAML, escaped
+    # provenance footer: parameter file hash, notebook hash, data hash, versions
+    param_hash = batch._sha256_file(params[0])
+    assert f"sha256 {param_hash}" in page
+    assert f"sha256 {batch._sha256_file(STACK)}" in page
+    assert f"sha256 {batch._sha256_file(repo / 'data' / 'patients.csv')}" in page
+    assert "lifelines" in page and "papermill" in page
+    assert (out / "alpha" / "stack.ipynb").is_file()
+    records = json.loads((out / "alpha" / "stack.results.json").read_text())
+    assert {r["endpoint"] for r in records} == {"PFS", "OS", "ORR"}
+
+    index = (out / "index.html").read_text(encoding="utf-8")
+    assert external_resources(index) == []
+    assert 'href="alpha/stack.html"' in index and 'href="beta/stack.ipynb"' in index
+    pfs = next(r for r in records if r["endpoint"] == "PFS")
+    assert format_estimate(pfs) in index  # key estimate shown
+    assert index.count(format_estimate(pfs)) == 2  # side by side for both parameter sets
+
+    with open(out / "summary.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 6
+    assert {r["param_set"] for r in rows} == {"alpha", "beta"}
+    assert {r["notebook"] for r in rows} == {"stack"}
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["runs"]["alpha/stack"]["report"]["inputs"]["param_sha256"] == param_hash
+    assert not list(out.glob(".tmp-*"))
+
+
+def test_failing_run_is_isolated_and_reported(repo: Path, capsys: pytest.CaptureFixture[str],
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    write_params(repo, "alpha")
+    monkeypatch.chdir(repo)  # the CLI runs from the repository root, with default params/
+    code = main(["--notebooks", str(LIGHT), str(RAISES), "--no-progress", "--jobs", "2",
+                 "--show-code"])
+
+    assert code != 0
+    err = capsys.readouterr().err
+    assert "alpha/raises" in err
+    assert "In [" in err and 'raise ValueError("fixture failure' in err  # cell + source excerpt
+    assert "ValueError: fixture failure: deliberately broken cell" in err
+    out = repo / "reports" / "alpha"
+    assert (out / "light.html").is_file()  # the other run completed
+    assert "DictReader" in (out / "light.html").read_text()  # --show-code keeps code
+    assert (out / "raises.failed.ipynb").is_file()
+    failed_page = (out / "raises.failed.html").read_text()
+    assert "This run failed" in failed_page and "ValueError" in failed_page
+    assert "before the failure" in failed_page  # outputs up to the failing cell
+    assert not (out / "raises.html").exists()
+    index = (repo / "reports" / "index.html").read_text()
+    assert "failed" in index and 'href="alpha/raises.failed.html"' in index
+
+
+def test_failure_keeps_previous_good_report_and_marks_it_stale(repo: Path) -> None:
+    params = write_params(repo, "alpha")
+    first = batch_in(repo, [params], [LIGHT], jobs=1)
+    assert first.runs[0].status == "ok"
+    good = (repo / "reports" / "alpha" / "light.html").read_bytes()
+
+    write_params(repo, "alpha", fail_mode="raise")
+    second = batch_in(repo, [params], [LIGHT], jobs=1)
+
+    run = second.runs[0]
+    assert run.status == "failed" and run.stale
+    assert run.error is not None and run.error.ename == "RuntimeError"
+    out = repo / "reports" / "alpha"
+    assert (out / "light.html").read_bytes() == good
+    assert (out / "light.results.json").is_file()
+    assert (out / "light.failed.html").is_file() and (out / "light.failed.ipynb").is_file()
+    index = (repo / "reports" / "index.html").read_text()
+    assert "stale" in index and 'href="alpha/light.failed.html"' in index
+    with open(repo / "reports" / "summary.csv", newline="") as fh:
+        assert {r["report_status"] for r in csv.DictReader(fh)} == {"stale"}
+
+
+def test_unchanged_runs_are_skipped_force_reruns_and_changes_rerun_only_their_runs(
+        repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the real helper-package hash changes whenever someone edits ensemble_helpers/: pin it
+    monkeypatch.setattr(batch, "package_hash", lambda package_dir=None: "pinned")
+    alpha, beta = write_params(repo, "alpha"), write_params(repo, "beta")
+
+    def statuses(**kwargs: object) -> dict[str, str]:
+        return {k: r.status for k, r in by_id(batch_in(repo, [alpha, beta], [LIGHT], jobs=2, **kwargs)).items()}
+
+    assert statuses() == {"alpha/light": "ok", "beta/light": "ok"}
+    assert statuses() == {"alpha/light": "skipped", "beta/light": "skipped"}
+    assert "skipped-unchanged" in (repo / "reports" / "index.html").read_text()
+    assert statuses(force=True) == {"alpha/light": "ok", "beta/light": "ok"}
+    write_params(repo, "beta", conf_level=0.9)
+    assert statuses() == {"alpha/light": "skipped", "beta/light": "ok"}
+
+    # the other inputs of the fingerprint, checked without running kernels again
+    def up_to_date(**kwargs: object) -> list[bool]:
+        specs = batch._plan([alpha, beta], [LIGHT], repo / "reports", repo, **{"show_code": False, **kwargs})
+        return [batch._is_up_to_date(spec) for spec in specs]
+
+    assert up_to_date() == [True, True]
+    assert up_to_date(show_code=True) == [False, False]
+    monkeypatch.setattr(batch, "package_hash", lambda package_dir=None: "edited helpers")
+    assert up_to_date() == [False, False]
+    monkeypatch.setattr(batch, "package_hash", lambda package_dir=None: "pinned")
+    with open(repo / "data" / "patients.csv", "a") as fh:
+        fh.write("P999,1.0,1,2.0,1,PR\n")
+    assert up_to_date() == [False, False]
+
+
+def test_killed_kernel_and_killed_worker_fail_only_their_runs(repo: Path) -> None:
+    good = write_params(repo, "good")
+    doomed = write_params(repo, "doomed")
+    kernel = write_params(repo, "kernel", fail_mode="kill_kernel")
+    first = batch_in(repo, [good, doomed], [LIGHT], jobs=2)
+    assert {r.status for r in first.runs} == {"ok"}
+    kept = (repo / "reports" / "doomed" / "light.html").read_bytes()
+
+    write_params(repo, "doomed", fail_mode="kill_worker")
+    result = batch_in(repo, [good, doomed, kernel], [LIGHT], jobs=2, force=True)
+
+    runs = by_id(result)
+    assert runs["good/light"].status == "ok"
+    assert runs["kernel/light"].status == "failed"
+    assert runs["kernel/light"].error.ename == "DeadKernelError"
+    worker = runs["doomed/light"]
+    assert worker.status == "failed" and worker.stale
+    assert worker.error.ename == "BrokenProcessPool"
+    assert "os.kill" in worker.error.source  # the cell that was running
+    out = repo / "reports" / "doomed"
+    assert (out / "light.html").read_bytes() == kept  # previous good report untouched
+    assert (out / "light.failed.ipynb").is_file() and (out / "light.failed.html").is_file()
+    assert not list((repo / "reports").glob(".tmp-*"))
+
+
+def test_dask_local_cluster(repo: Path) -> None:
+    distributed = pytest.importorskip("distributed")
+    params = [write_params(repo, "alpha")]
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        result = batch_in(repo, params, [LIGHT, RAISES], dask_scheduler=cluster.scheduler_address)
+    runs = by_id(result)
+    assert runs["alpha/light"].status == "ok"
+    assert runs["alpha/raises"].status == "failed"
+    assert runs["alpha/raises"].error.ename == "ValueError"
+    assert external_resources((repo / "reports" / "alpha" / "light.html").read_text()) == []
+    assert (repo / "reports" / "alpha" / "raises.failed.html").is_file()
+    assert result.exit_code == 1
+
+
+# ---------------------------------------------------------------------------------------------
+# Command line (no notebooks executed)
+# ---------------------------------------------------------------------------------------------
+def test_main_parses_arguments_and_calls_run_batch(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    calls: list[tuple[tuple, dict]] = []
+
+    def fake_run_batch(*args: object, **kwargs: object) -> BatchResult:
+        calls.append((args, kwargs))
+        failed = batch.RunResult("p", "nb", "failed", 1.0, batch.RunError("KeyError", "'x'", 3, 2, "d['x']"))
+        return BatchResult(tmp_path, [failed], tmp_path / "index.html", tmp_path / "s.csv", tmp_path / "m.json")
+
+    monkeypatch.setattr(batch, "run_batch", fake_run_batch)
+    code = main(["a.yaml", "b.yaml", "--notebooks", "x.ipynb", "--output-dir", "out", "--jobs", "3",
+                 "--show-code", "--force", "--dask-scheduler", "tcp://127.0.0.1:8786", "--no-progress"])
+    assert code == 1
+    args, kwargs = calls[-1]
+    assert args == (["a.yaml", "b.yaml"], ["x.ipynb"], "out")
+    assert kwargs == {"jobs": 3, "show_code": True, "force": True,
+                      "dask_scheduler": "tcp://127.0.0.1:8786", "progress": False}
+
+    main([])
+    args, kwargs = calls[-1]
+    assert args == ([], None, "reports")
+    assert kwargs == {"jobs": None, "show_code": False, "force": False, "dask_scheduler": None,
+                      "progress": True}
+    with pytest.raises(SystemExit):
+        main(["--jobs", "0"])
+
+
+def test_main_reports_setup_errors_with_exit_code_2(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["--no-progress"]) == 2
+    assert "parameter file not found" in capsys.readouterr().err
+
+
+def test_python_dash_m_entry_point() -> None:
+    proc = subprocess.run([sys.executable, "-m", "ensemble_helpers.batch", "--help"],
+                          capture_output=True, text=True, check=True)
+    assert "--dask-scheduler" in proc.stdout and "--show-code" in proc.stdout
+
+
+def test_bad_inputs_raise_specific_errors(repo: Path) -> None:
+    (repo / "params" / "broken.yaml").write_text("- just\n- a list\n")
+    with pytest.raises(batch.ParamFileError, match="broken.yaml"):
+        batch_in(repo, [repo / "params" / "broken.yaml"], [LIGHT])
+    other = repo / "other"
+    other.mkdir()
+    shutil.copy(LIGHT, other / "light.ipynb")
+    with pytest.raises(BatchError, match="share the name 'light'"):
+        batch_in(repo, [write_params(repo, "alpha")], [LIGHT, other / "light.ipynb"])
+    with pytest.raises(BatchError, match="no notebooks"):
+        batch_in(repo, [repo / "params" / "alpha.yaml"], [repo / "data"])
+
+
+def test_missing_distributed_gives_a_clear_error(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "distributed", None)
+    with pytest.raises(batch.MissingDependencyError, match=r"ensemble-helpers\[dask\]"):
+        batch_in(repo, [write_params(repo, "alpha")], [LIGHT], dask_scheduler="tcp://127.0.0.1:1")
+
+
+# ---------------------------------------------------------------------------------------------
+# Small pure functions
+# ---------------------------------------------------------------------------------------------
+def test_select_key_estimates_picks_overall_km_medians_and_orr() -> None:
+    records = [
+        {"endpoint": "PFS", "analysis": "km_median", "group": "HR-positive", "estimate": 1.0},
+        {"endpoint": "PFS", "analysis": "km_median", "group": "Overall", "estimate": 5.0},
+        {"endpoint": "PFS", "analysis": "km_rate_12m", "group": "Overall", "estimate": 0.3},
+        {"endpoint": "ORR", "analysis": "proportion", "group": "overall", "estimate": 40.0},
+    ]
+    chosen = select_key_estimates(records)
+    assert chosen["Median PFS (CI)"]["estimate"] == 5.0
+    assert chosen["Median OS (CI)"] is None
+    assert chosen["ORR"]["estimate"] == 40.0
+
+
+def test_format_estimate() -> None:
+    assert format_estimate(None) == "—"
+    assert format_estimate({"estimate": 5.46, "lower": 4.0, "upper": 7.25, "unit": "months"}) == \
+        "5.5 (4.0–7.2) months"
+    assert format_estimate({"estimate": float("nan"), "lower": 9.5, "upper": None, "unit": "months"}) == \
+        "NR (9.5–NR) months"
+    assert format_estimate({"estimate": 37.5, "lower": 22.7, "upper": 54.2, "unit": "%"}) == \
+        "37.5% (22.7–54.2)"
+    assert format_estimate({"estimate": 0.375, "lower": None, "upper": None, "unit": "proportion"}) == \
+        "37.5%"
+
+
+def test_external_resources_flags_network_loads_only() -> None:
+    page = ('<a href="https://example.org">link</a><img src="data:image/png;base64,AAA">'
+            '<script src="https://cdn.example/require.js"></script><link rel="stylesheet" href="//cdn/x.css">')
+    found = external_resources(page)
+    assert len(found) == 2 and re.match(r"<script", found[0])

@@ -1,0 +1,177 @@
+"""The three notebooks: committed clean, and run with every shipped parameter file.
+
+The runs use a small synthetic cohort (400 patients) so the suite stays quick; each run's
+results.json is checked against the helpers called directly on the same data.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import pytest
+import yaml
+from scipy.stats import norm
+
+from ensemble_helpers import analysis
+from ensemble_helpers.cohort import load_cohort
+from ensemble_helpers.params import PARAM_KEYS, load_params
+from ensemble_helpers.published import compare_published
+from ensemble_helpers.results import Results, read_results
+from ensemble_helpers.synthetic import generate_cohort, write_cohort
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+PARAM_FILES = sorted((ROOT / "params").glob("*.yaml"))
+MAX_CELL_LINES = 8
+
+
+def test_three_notebooks_and_five_parameter_files():
+    assert [p.stem for p in NOTEBOOKS] == ["01_cohort", "02_endpoints", "03_subgroups"]
+    assert len(PARAM_FILES) >= 5
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_committed_notebook_is_clean(path):
+    nb = nbformat.read(path, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(not c.outputs and c.execution_count is None for c in code), "commit notebooks with outputs cleared"
+    tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1, "exactly one cell tagged 'parameters'"
+    assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# ")
+    # the parameters cell declares every key of a parameter file (Papermill overrides them)
+    declared = {line.split("=")[0].strip() for line in tagged[0].source.splitlines() if "=" in line}
+    assert set(PARAM_KEYS) <= declared
+    # logic lives in ensemble_helpers: code cells stay a few lines
+    for c in code:
+        if c is not tagged[0]:
+            assert len(c.source.strip().splitlines()) <= MAX_CELL_LINES, c.source
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory):
+    """Every notebook x every shipped parameter file on a 400-patient cohort."""
+    from ensemble_helpers.batch import run_batch
+
+    tmp = tmp_path_factory.mktemp("notebooks")
+    data = tmp / "cohort.csv"
+    write_cohort(generate_cohort(n=400, n_sites=60, seed=11), data)
+    params = []
+    for f in PARAM_FILES:
+        values = yaml.safe_load(f.read_text())
+        values["data_path"] = str(data)
+        out = tmp / "params" / f.name
+        out.parent.mkdir(exist_ok=True)
+        out.write_text(yaml.safe_dump(values))
+        params.append(out)
+    result = run_batch(params, NOTEBOOKS, tmp / "reports", jobs=2, progress=False, cwd=ROOT)
+    return result, {p.stem: p for p in params}
+
+
+def test_every_run_succeeds(batch):
+    result, params = batch
+    assert len(result.runs) == len(NOTEBOOKS) * len(params)
+    failed = [f"{r.run_id}: {r.error}" for r in result.failed]
+    assert not failed, "\n".join(failed)
+    for r in result.runs:
+        assert Path(r.paths["html"]).stat().st_size > 10_000
+
+
+def _records(run) -> pd.DataFrame:
+    return pd.DataFrame(read_results(run.paths["results"]))
+
+
+def _one(records, analysis_name, endpoint, group="Overall"):
+    hit = records[(records["analysis"] == analysis_name) & (records["endpoint"] == endpoint) & (records["group"] == group)]
+    assert len(hit) >= 1, f"no record {analysis_name}/{endpoint}/{group}"
+    return hit.iloc[0]
+
+
+def test_results_match_helpers_called_directly(batch):
+    result, params = batch
+    runs = {(r.param_set, r.notebook): r for r in result.runs}
+    for name, path in params.items():
+        cohort = load_cohort(load_params(path))
+        # 01: counts and T-DXd duration
+        rec = _records(runs[(name, "01_cohort")])
+        assert _one(rec, "count", "patients")["estimate"] == len(cohort.adsl)
+        tdxd = analysis.survival_summaries(cohort, ["TDXDDUR"]).iloc[0]
+        assert _one(rec, "km_median", "TDXDDUR")["estimate"] == pytest.approx(tdxd["median"])
+        # 02: every endpoint median with CI, landmark rates, ORR
+        rec = _records(runs[(name, "02_endpoints")])
+        direct = analysis.survival_summaries(cohort).set_index("endpoint")
+        for ep in ("TTF", "TTNT", "PFS", "OS"):
+            got = _one(rec, "km_median", ep)
+            for field, col in (("estimate", "median"), ("lower", "median_lower"), ("upper", "median_upper")):
+                want = direct.loc[ep, col]
+                assert (got[field] is None and pd.isna(want)) or got[field] == pytest.approx(want), (name, ep, field)
+            assert _one(rec, "km_rate_6m", ep)["estimate"] == pytest.approx(direct.loc[ep, "rate_6"])
+            assert got["n"] == len(cohort.adsl)
+        orr = analysis.response(cohort).set_index("measure").loc["ORR"]
+        got = _one(rec, "response", "ORR")
+        assert (got["events"], got["n"]) == (orr["successes"], orr["n"])
+        assert got["upper"] == pytest.approx(orr["upper"])
+        # 03: log-rank and Cox HR by regimen group (when the population has several groups)
+        rec = _records(runs[(name, "03_subgroups")])
+        if len(analysis.usable_levels(cohort.adsl, "regimen_group")) >= 2:
+            lr = analysis.logrank_by(cohort, "PFS", "regimen_group").iloc[0]
+            assert _one(rec, "logrank", "PFS", "regimen_group")["p"] == pytest.approx(lr["p"])
+            hr = analysis.hazard_ratios(cohort, "PFS", "regimen_group").iloc[0]
+            got = _one(rec, "cox_hr", "PFS", f"regimen_group={hr['level']}")
+            assert got["estimate"] == pytest.approx(hr["hr"])
+            adj = analysis.hazard_ratios(cohort, "PFS", "regimen_group", adjust_for=analysis.ADJUSTMENT).iloc[0]
+            got = _one(rec, "cox_hr_adjusted", "PFS", f"regimen_group={adj['level']}")
+            assert got["estimate"] == pytest.approx(adj["hr"])
+
+
+def test_published_table_only_where_asked(batch):
+    result, params = batch
+    for r in result.runs:
+        if r.notebook != "02_endpoints":
+            continue
+        html = Path(r.paths["html"]).read_text()
+        asked = yaml.safe_load(params[r.param_set].read_text())["published_comparison"]
+        assert ("Published vs this run" in html) == asked
+
+
+def test_default_cohort_is_within_sampling_error_of_the_published_figures():
+    """n=664, seed 2025: every headline figure is estimated and close to the published one.
+
+    Tolerance: a median within 3 standard errors, the SE taken from this run's 95% CI as
+    (upper - lower) / (2 * 1.96); a proportion within 3 binomial SEs of the published value;
+    the numbers of patients and sites exactly.
+    """
+    path = ROOT / "tests" / "_default_cohort.csv"
+    try:
+        write_cohort(generate_cohort(n=664, n_sites=222, seed=2025), path)
+        params = load_params(ROOT / "params" / "full_cohort.yaml", output_dir=str(path.parent))
+        params = type(params)(**{**params.__dict__, "data_path": str(path)})
+        cohort = load_cohort(params)
+    finally:
+        path.unlink(missing_ok=True)
+    results = Results("02_endpoints")
+    analysis.record_survival(results, analysis.survival_summaries(cohort), None, ())
+    results.add_proportions(analysis.response(cohort), analysis="response")
+    results.add_proportions(analysis.ild_recurrence_rate(cohort), variable="tdxd_discontinuation_reason")
+    analysis.record_headlines(results, cohort)
+    table = compare_published(results.frame())
+    assert table["estimate"].notna().all(), table[table["estimate"].isna()]
+    z = norm.ppf(0.975)
+    for row in table.to_dict("records"):
+        if row["unit"] == "count":
+            assert row["estimate"] == row["published"], row
+        elif row["unit"] == "months":
+            se = (row["upper"] - row["lower"]) / (2 * z)
+            assert abs(row["difference"]) <= 3 * se, row
+        else:
+            rec = results.frame()
+            n = len(cohort.adsl)
+            if row["key"] == "orr":
+                n = int(cohort.adsl["measurable_disease"].sum())
+            if row["key"] == "ild_recurrence":
+                n = int((cohort.adsl["tdxd_discontinuation_reason"] == "ild").sum())
+            se = math.sqrt(row["published"] * (1 - row["published"]) / n)
+            assert abs(row["difference"]) <= 3 * se, row
