@@ -205,6 +205,14 @@ def test_killed_kernel_and_killed_worker_fail_only_their_runs(repo: Path) -> Non
     assert (out / "light.failed.ipynb").is_file() and (out / "light.failed.html").is_file()
     assert not list((repo / "reports").glob(".tmp-*"))
 
+    # a second invocation (the causes fixed) finishes the batch without redoing what succeeded
+    write_params(repo, "doomed", fail_mode="")
+    write_params(repo, "kernel", fail_mode="")
+    second = by_id(batch_in(repo, [good, doomed, kernel], [LIGHT], jobs=2))
+    assert second["good/light"].status == "skipped"
+    assert second["doomed/light"].status == "ok" and second["kernel/light"].status == "ok"
+    assert (out / "light.html").read_bytes() != kept  # replaced by the new good report
+
 
 def test_dask_local_cluster(repo: Path) -> None:
     distributed = pytest.importorskip("distributed")
