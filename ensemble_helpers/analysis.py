@@ -167,6 +167,11 @@ def followup(cohort: Cohort, endpoint: str = "OS") -> pd.DataFrame:
     return stats.followup_median(df["AVAL"], df["event"], conf_level=cohort.params.conf_level)
 
 
+def _min_patients(cohort: Cohort) -> int:
+    """Smallest group whose estimates are shown: the parameter file's ``min_cell_size`` (or 1)."""
+    return max(1, cohort.params.min_cell_size or 1)
+
+
 def usable_levels(adsl: pd.DataFrame, variable: str, min_patients: int = 1) -> list:
     """Levels of ``variable`` with at least ``min_patients`` patients, in category order."""
     freq = frequencies(adsl, variable, dropna=True)
@@ -186,7 +191,8 @@ def hazard_ratios(
     ``adjusted`` flag; an empty frame when fewer than two levels have patients.
     """
     df = cohort.endpoint(endpoint)
-    levels = usable_levels(df, variable)
+    # levels smaller than min_cell_size are left out: their estimates are not shown anywhere
+    levels = usable_levels(df, variable, min_patients=_min_patients(cohort))
     if len(levels) < 2:
         return pd.DataFrame(columns=["term", "variable", "level", "reference", "hr", "hr_lower", "hr_upper", "p",
                                      "n", "events", "adjusted"])
@@ -205,8 +211,9 @@ def forest_table(cohort: Cohort, endpoint: str, variables: Sequence[str]) -> pd.
     """Rows for a subgroup forest plot: per variable a header row, the reference and each level.
 
     Each level's n and events come from the data; its HR is the unadjusted Cox HR versus the
-    variable's first level. Variables with fewer than two levels with patients are listed with
-    the note "one level only" and no estimate.
+    variable's first level with at least ``min_cell_size`` patients. Smaller levels are listed
+    with the note "too few patients" and no estimate; variables with fewer than two such levels
+    get the note "one level only" and no estimate.
 
     Returns
     -------
@@ -217,28 +224,32 @@ def forest_table(cohort: Cohort, endpoint: str, variables: Sequence[str]) -> pd.
     from ensemble_helpers.labels import label
 
     df = cohort.endpoint(endpoint)
+    smallest = _min_patients(cohort)
     rows = []
     for var in variables:
         if var not in df.columns:
             raise KeyError(f"subgroup variable {var!r} is not an ADSL column")
-        levels = usable_levels(df, var)
+        present = usable_levels(df, var)
+        levels = [lvl for lvl in present if int((df[var] == lvl).sum()) >= smallest]
         hr = hazard_ratios(cohort, endpoint, var) if len(levels) >= 2 else pd.DataFrame(columns=["level"])
         by_level = {str(r["level"]): r for r in hr.to_dict("records")}
         note = "" if len(levels) >= 2 else "one level only: no comparison"
         rows.append({"label": label(var), "variable": var, "level": None, "n": np.nan, "events": np.nan,
                      "hr": np.nan, "hr_lower": np.nan, "hr_upper": np.nan, "p": np.nan,
                      "is_header": True, "note": note})
-        for i, lvl in enumerate(levels):
+        for lvl in present:
             sub = df[df[var] == lvl]
             est = by_level.get(str(lvl))
+            is_ref = len(levels) >= 2 and lvl == levels[0]
+            row_note = "reference" if is_ref else ("too few patients" if lvl not in levels else "")
             rows.append({
                 "label": f"  {label(lvl)}", "variable": var, "level": lvl, "n": len(sub),
                 "events": int(sub["event"].sum()),
-                "hr": 1.0 if i == 0 and len(levels) >= 2 else (est["hr"] if est is not None else np.nan),
+                "hr": 1.0 if is_ref else (est["hr"] if est is not None else np.nan),
                 "hr_lower": est["hr_lower"] if est is not None else np.nan,
                 "hr_upper": est["hr_upper"] if est is not None else np.nan,
                 "p": est["p"] if est is not None else np.nan,
-                "is_header": False, "note": "reference" if i == 0 and len(levels) >= 2 else "",
+                "is_header": False, "note": row_note,
             })
     return pd.DataFrame(rows)
 

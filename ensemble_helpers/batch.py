@@ -839,10 +839,10 @@ def _run_dask(specs: Sequence[_RunSpec], address: str) -> Iterator[RunResult]:
 # --------------------------------------------------------------------------------------------
 # Batch-level outputs: manifest, summary.csv, index.html
 # --------------------------------------------------------------------------------------------
-#: Key estimates shown side by side in index.html: (column label, endpoint, analysis must contain).
+#: Key estimates shown side by side in index.html: (column label, endpoint, analysis; None = any).
 KEY_ESTIMATES: tuple[tuple[str, str, str | None], ...] = (
-    ("Median PFS (CI)", "PFS", "median"),
-    ("Median OS (CI)", "OS", "median"),
+    ("Median PFS (CI)", "PFS", "km_median"),
+    ("Median OS (CI)", "OS", "km_median"),
     ("ORR", "ORR", None),
 )
 
@@ -851,9 +851,9 @@ def select_key_estimates(records: Iterable[Mapping[str, Any]]) -> dict[str, Mapp
     """Pick the headline records of one parameter set for the index.
 
     A record matches a ``KEY_ESTIMATES`` entry when its ``endpoint`` equals the entry's endpoint,
-    its ``group`` is ``"Overall"`` (both case-insensitive) and, for the medians, its ``analysis``
-    contains ``"median"`` (e.g. ``"km_median"``). The first matching record wins (records are read
-    in notebook order).
+    its ``group`` is ``"Overall"`` (both case-insensitive) and its ``analysis`` is the entry's
+    (``km_median`` for the medians, not e.g. ``followup_median``; any analysis for ORR). The first
+    matching record wins (records are read in notebook order).
 
     Parameters
     ----------
@@ -883,7 +883,7 @@ def select_key_estimates(records: Iterable[Mapping[str, Any]]) -> dict[str, Mapp
             continue
         for label, want_endpoint, want_analysis in KEY_ESTIMATES:
             if chosen[label] is None and endpoint == want_endpoint.casefold() and (
-                    want_analysis is None or want_analysis in analysis):
+                    want_analysis is None or want_analysis == analysis):
                 chosen[label] = record
     return chosen
 

@@ -39,6 +39,8 @@ def frequencies(df: pd.DataFrame, column: str, dropna: bool = False) -> pd.DataF
         counts = counts.reindex(s.cat.categories, fill_value=0)
     elif pd.api.types.is_bool_dtype(s):
         counts = counts.reindex([True, False], fill_value=0)
+    elif pd.api.types.is_numeric_dtype(s):  # grades, scores: in their natural order
+        counts = counts.sort_index()
     out = pd.DataFrame({"level": counts.index.astype(object), "n": counts.to_numpy(dtype=int)})
     missing = int(s.isna().sum())
     if missing and not dropna:

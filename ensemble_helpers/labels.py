@@ -46,7 +46,7 @@ LABELS: Mapping[str, str] = MappingProxyType(
         "brain_metastasis": "Brain metastasis",
         "prior_lines": "Prior lines for metastatic disease",
         "next_class": "First post-T-DXd regimen",
-        "regimen_group": "Regimen group",
+        "regimen_group": "Regimen class",
         "tdxd_discontinuation_reason": "Reason for stopping T-DXd",
         "discontinuation_group": "Reason T-DXd was stopped",
         "anti_her2": "Any anti-HER2 therapy",

@@ -49,19 +49,23 @@ def compare_published(records: pd.DataFrame) -> pd.DataFrame:
     DataFrame
         ``key``, ``label``, ``unit``, ``published``, ``estimate``, ``lower``, ``upper``,
         ``difference`` (estimate − published), ``within_ci`` (published value inside this
-        run's CI; None when there is no CI). Figures this run did not estimate have NaN.
+        run's CI; None when there is no CI), and the record's ``n`` and ``events`` (so that
+        small counts can be suppressed). Figures this run did not estimate have NaN.
     """
     rows = []
     for fig in load_published().to_dict("records"):
         rec = lookup(records, fig["analysis"], fig["endpoint"], fig["group"])
-        est = lo = hi = float("nan")
+        est = lo = hi = n = events = float("nan")
         if rec is not None:
+            n = float(rec["n"]) if rec["n"] is not None else float("nan")
+            events = float(rec["events"]) if rec["events"] is not None else float("nan")
             est = float(rec["estimate"]) if rec["estimate"] is not None else float("nan")
             lo = float(rec["lower"]) if rec["lower"] is not None else float("nan")
             hi = float(rec["upper"]) if rec["upper"] is not None else float("nan")
         within = None if pd.isna(lo) or pd.isna(hi) else bool(lo <= fig["value"] <= hi)
         rows.append(
             {"key": fig["key"], "label": fig["label"], "unit": fig["unit"], "published": float(fig["value"]),
-             "estimate": est, "lower": lo, "upper": hi, "difference": est - float(fig["value"]), "within_ci": within}
+             "estimate": est, "lower": lo, "upper": hi, "difference": est - float(fig["value"]), "within_ci": within,
+             "n": n, "events": events}
         )
     return pd.DataFrame(rows)

@@ -14,7 +14,7 @@ import pandas as pd
 from ensemble_helpers import __version__
 from ensemble_helpers.labels import label
 from ensemble_helpers.params import Params
-from ensemble_helpers.privacy import suppress_count, suppress_count_pct
+from ensemble_helpers.privacy import is_suppressed, suppress_count, suppress_count_pct
 
 
 def _html(text: str) -> Any:
@@ -23,7 +23,7 @@ def _html(text: str) -> Any:
     return HTML(text)
 
 
-def header(params: Params, heading: str) -> Any:
+def header(params: Params) -> Any:
     """The report header: population title, filters, confidence settings (escaped HTML).
 
     The data file is named by its file name only, never its folder.
@@ -44,7 +44,7 @@ def header(params: Params, heading: str) -> Any:
         f"<tr><th style='text-align:left;padding-right:1em'>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>"
         for k, v in rows
     )
-    return _html(f"<h2>{html.escape(heading)}</h2><table style='font-size:0.9em'>{body}</table>")
+    return _html(f"<table style='font-size:0.9em;margin-bottom:1em'>{body}</table>")
 
 
 def note(text: str, kind: str = "info") -> Any:
@@ -78,8 +78,12 @@ def attrition_table(attrition: pd.DataFrame, min_cell_size: int | None) -> pd.Da
     )
 
 
-def published_table(comparison: pd.DataFrame, conf_level: float = 0.95) -> pd.DataFrame:
-    """Format :func:`ensemble_helpers.published.compare_published` output for display."""
+def published_table(comparison: pd.DataFrame, conf_level: float = 0.95, min_cell_size: int | None = 5) -> pd.DataFrame:
+    """Format :func:`ensemble_helpers.published.compare_published` output for display.
+
+    An estimate whose ``n`` or ``events`` is suppressed by ``min_cell_size`` is not shown: a
+    proportion and its exact CI give the count back.
+    """
 
     def fmt(value: float, unit: str) -> str:
         if pd.isna(value):
@@ -90,15 +94,22 @@ def published_table(comparison: pd.DataFrame, conf_level: float = 0.95) -> pd.Da
             return f"{value:.0f}"
         return f"{value:.1f}"
 
+    def hidden(row: dict) -> bool:
+        return any(is_suppressed(row.get(k), min_cell_size) for k in ("n", "events"))
+
     out = []
     for row in comparison.to_dict("records"):
         ci = "" if pd.isna(row["lower"]) else f" ({fmt(row['lower'], row['unit'])}–{fmt(row['upper'], row['unit'])})"
+        this_run = fmt(row["estimate"], row["unit"]) + (ci if not pd.isna(row["estimate"]) else "")
+        within = {True: "yes", False: "no", None: "—"}[row["within_ci"]]
+        if hidden(row):
+            this_run, within = f"not shown (count <{min_cell_size})", "—"
         out.append(
             {
                 "Figure": row["label"],
                 "Published": fmt(row["published"], row["unit"]),
-                f"This run ({_ci_heading(conf_level)})": fmt(row["estimate"], row["unit"]) + (ci if not pd.isna(row["estimate"]) else ""),
-                "Published value inside this run's CI": {True: "yes", False: "no", None: "—"}[row["within_ci"]],
+                f"This run ({_ci_heading(conf_level)})": this_run,
+                "Published value inside this run's CI": within,
             }
         )
     return pd.DataFrame(out)
@@ -115,13 +126,11 @@ def site_table(sites: pd.DataFrame, min_cell_size: int | None) -> pd.DataFrame:
         return pd.DataFrame({"Measure": ["Sites"], "Value": ["0"]})
     return pd.DataFrame(
         {
-            "Measure": ["Sites", "Patients", "Patients per site, median (IQR)", "Patients per site, range",
-                        "Sites with a single patient"],
+            "Measure": ["Sites", "Patients", "Patients per site, median (IQR)", "Sites with a single patient"],
             "Value": [
                 f"{int(row['sites'])}",
                 suppress_count(int(row["patients"]), min_cell_size),
                 f"{row['median']:g} ({row['q1']:g}–{row['q3']:g})",
-                f"{int(row['min'])}–{int(row['max'])}",
                 suppress_count(int(row["single_patient_sites"]), min_cell_size),
             ],
         }
@@ -144,18 +153,22 @@ def followup_table(fu: pd.DataFrame, conf_level: float, min_cell_size: int | Non
 
 
 def rate_table(rate: pd.DataFrame, params: Params) -> pd.DataFrame:
-    """Format a crude rate (``measure``, ``successes``, ``n``, ``estimate``, ``lower``, ``upper``)."""
+    """Format a crude rate (``measure``, ``successes``, ``n``, ``estimate``, ``lower``, ``upper``).
+
+    The rate of a suppressed count is left blank: rate x patients (or its exact CI) gives it back.
+    """
     from ensemble_helpers.tables import format_pct
 
+    m = params.min_cell_size
     return pd.DataFrame(
         {
-            "Measure": [str(m) for m in rate["measure"]],
+            "Measure": [str(x) for x in rate["measure"]],
             "Events / patients": [
-                f"{suppress_count(int(k), params.min_cell_size)} / {suppress_count(int(n), params.min_cell_size)}"
-                for k, n in zip(rate["successes"], rate["n"])
+                f"{suppress_count(int(k), m)} / {suppress_count(int(n), m)}" for k, n in zip(rate["successes"], rate["n"])
             ],
             f"Rate ({_ci_heading(params.conf_level)}, exact)": [
-                format_pct(e, lo, hi) for e, lo, hi in zip(rate["estimate"], rate["lower"], rate["upper"])
+                "" if is_suppressed(k, m) or is_suppressed(n, m) else format_pct(e, lo, hi)
+                for k, n, e, lo, hi in zip(rate["successes"], rate["n"], rate["estimate"], rate["lower"], rate["upper"])
             ],
         }
     )
@@ -256,3 +269,30 @@ def response_by(cohort: Any, results: Any, variable: str) -> Any:
     return tables.display_table(
         tables.response_table(resp, conf_level=p.conf_level, min_cell_size=p.min_cell_size), caption=caption
     )
+
+
+def top_regimens(cohort: Any, n: int = 10) -> pd.DataFrame:
+    """The most frequent first post-T-DXd regimens (rare ones pooled, never named)."""
+    from ensemble_helpers.tables import top_counts
+
+    table = top_counts(cohort.adsl["next_regimen"], n=n, min_cell_size=cohort.params.min_cell_size)
+    return table.rename(columns={"next_regimen": "Regimen"})
+
+
+def ild_figure(cohort: Any) -> Any:
+    """Cumulative incidence of ILD recurrence (death competing), or a note when events are few.
+
+    With fewer than ``min_cell_size`` recurrences the curve's steps would show each one, so a
+    note is returned instead.
+    """
+    from ensemble_helpers import analysis, plots
+
+    p = cohort.params
+    ild = analysis.ild_population(cohort)
+    events = int((ild["EVENT"] == 1).sum())
+    if is_suppressed(events, p.min_cell_size) or len(ild) == 0:
+        return note(f"Cumulative incidence not drawn: {suppress_count(events, p.min_cell_size)} ILD "
+                    f"recurrence(s) (fewer than {p.min_cell_size}: each step would show one patient).")
+    curve, _ = analysis.ild_cumulative_incidence(cohort)
+    return plots.cuminc_plot(curve, label="ILD recurrence (death competing)", durations=ild["AVAL"],
+                             min_cell_size=p.min_cell_size, title="Cumulative incidence of ILD recurrence")

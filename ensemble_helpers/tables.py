@@ -64,6 +64,8 @@ _FISHER_SEED = 20250101
 _DASH = "\u2013"  # en dash between CI bounds
 #: Shown instead of estimates of a group smaller than ``min_cell_size``.
 TOO_FEW = "too few patients"
+#: Shown instead of estimates of an empty group.
+NO_PATIENTS = "no patients"
 
 
 def _missing(x: Any) -> bool:
@@ -517,6 +519,12 @@ def endpoint_table(
         row["Group"] = _value_label(rec["group"])
         row["N"] = suppress_count(rec["n"], min_cell_size)
         row["Events"] = suppress_count(rec["events"], min_cell_size)
+        if not _missing(rec["n"]) and int(rec["n"]) == 0:
+            row[median_col] = NO_PATIENTS
+            for t in timepoints:
+                row[f"{t:g}-{unit_single} rate ({ci})"] = NO_PATIENTS
+            rows.append(row)
+            continue
         if is_suppressed(rec["n"], min_cell_size):
             # a curve of fewer than min_cell_size patients shows their individual times
             row[median_col] = TOO_FEW
@@ -615,7 +623,7 @@ def hr_table(
     Returns
     -------
     DataFrame
-        [``Endpoint``], ``Term`` ("Regimen group: Anti-HER2 TKI vs Anti-HER2 antibody"; a
+        [``Endpoint``], ``Term`` ("Regimen class: Anti-HER2 TKI vs Anti-HER2 antibody"; a
         numeric covariate is its label), [``N``, ``Events``], ``"HR (95% CI)"`` ("NE" = not
         estimable), ``p-value``.
 
@@ -625,7 +633,7 @@ def hr_table(
     ...                   "reference": ["antibody"], "hr": [1.3], "hr_lower": [1.05], "hr_upper": [1.61],
     ...                   "p": [0.0123]})
     >>> hr_table(c).values.tolist()
-    [['Regimen group: Anti-HER2 TKI vs Anti-HER2 antibody', '1.30 (1.05–1.61)', '0.012']]
+    [['Regimen class: Anti-HER2 TKI vs Anti-HER2 antibody', '1.30 (1.05–1.61)', '0.012']]
     """
     needed = ["variable", "level", "hr", "hr_lower", "hr_upper", "p"] + (["n", "events"] if show_counts else [])
     _require(cox, needed, "hr_table")

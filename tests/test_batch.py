@@ -296,6 +296,7 @@ def test_missing_distributed_gives_a_clear_error(repo: Path, monkeypatch: pytest
 def test_select_key_estimates_picks_overall_km_medians_and_orr() -> None:
     records = [
         {"endpoint": "PFS", "analysis": "km_median", "group": "HR-positive", "estimate": 1.0},
+        {"endpoint": "OS", "analysis": "followup_median", "group": "Overall", "estimate": 17.6},
         {"endpoint": "PFS", "analysis": "km_median", "group": "Overall", "estimate": 5.0},
         {"endpoint": "PFS", "analysis": "km_rate_12m", "group": "Overall", "estimate": 0.3},
         {"endpoint": "ORR", "analysis": "proportion", "group": "overall", "estimate": 40.0},

@@ -334,8 +334,8 @@ def test_hr_table_by_hand():
     t = hr_table(cox, show_counts=True, min_cell_size=5)
     assert list(t.columns) == ["Term", "N", "Events", "HR (95% CI)", "p-value"]
     assert t.values.tolist() == [
-        ["Regimen group: Anti-HER2 TKI vs Anti-HER2 antibody", "600", "500", "1.30 (1.05–1.61)", "0.012"],
-        ["Regimen group: Other regimen vs Anti-HER2 antibody", "600", "500", "NE", ""],
+        ["Regimen class: Anti-HER2 TKI vs Anti-HER2 antibody", "600", "500", "1.30 (1.05–1.61)", "0.012"],
+        ["Regimen class: Other regimen vs Anti-HER2 antibody", "600", "500", "NE", ""],
         ["Age, years", "600", "500", "1.01 (1.00–1.02)", "<0.001"],
         ["Brain metastasis: Yes vs No", "600", "500", "1.20 (0.90–1.60)", "0.200"],
     ]
@@ -345,7 +345,7 @@ def test_hr_table_names_the_endpoint_when_given():
     cox = pd.DataFrame({"endpoint": ["PFS"], "variable": ["regimen_group"], "level": ["tki"],
                         "reference": ["antibody"], "hr": [0.9], "hr_lower": [0.7], "hr_upper": [1.1], "p": [0.3]})
     t = hr_table(cox, min_cell_size=None)
-    assert t.values.tolist() == [["Progression-free survival", "Regimen group: Anti-HER2 TKI vs Anti-HER2 antibody",
+    assert t.values.tolist() == [["Progression-free survival", "Regimen class: Anti-HER2 TKI vs Anti-HER2 antibody",
                                   "0.90 (0.70–1.10)", "0.300"]]
 
 
