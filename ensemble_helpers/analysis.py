@@ -29,16 +29,8 @@ __all__ = [  # re-exported so that notebooks import one module for numbers
 #: Covariates of the adjusted Cox models (subgroups notebook).
 ADJUSTMENT = ("age", "ecog", "hormone_receptor", "visceral_metastasis", "brain_metastasis", "prior_lines")
 
-#: Rows of Table 1.
-BASELINE_VARIABLES = (
-    "age",
-    "ecog",
-    "hormone_receptor",
-    "visceral_metastasis",
-    "brain_metastasis",
-    "prior_lines",
-    "tdxd_discontinuation_reason",
-)
+#: Rows of Table 1: the adjustment covariates and the reason T-DXd was stopped.
+BASELINE_VARIABLES = (*ADJUSTMENT, "tdxd_discontinuation_reason")
 
 #: Subgroup comparisons with published medians (regimen class, reason T-DXd stopped).
 HEADLINE_SUBGROUPS = ("regimen_group", "discontinuation_group")
