@@ -188,10 +188,13 @@ def hazard_ratios(
     if len(levels) < 2:
         return pd.DataFrame(columns=["term", "variable", "level", "reference", "hr", "hr_lower", "hr_upper", "p",
                                      "n", "events", "adjusted"])
-    df = df[df[variable].isin(levels)].copy()
-    # dummy-code the compared variable (booleans included) against its reference level
-    df[variable] = pd.Categorical(df[variable], categories=levels)
     covariates = [variable, *[c for c in adjust_for if c != variable]]
+    df = df[["AVAL", "event", *covariates]]  # only what the model uses: no copy of the rest
+    keep = df[variable].isin(levels)
+    if not keep.all():
+        df = df[keep]
+    # dummy-code the compared variable (booleans included) against its reference level
+    df = df.assign(**{variable: pd.Categorical(df[variable], categories=levels)})
     ref = {variable: reference if reference is not None else levels[0]}
     hr = stats.cox_hr(df, "AVAL", "event", covariates, reference=ref, conf_level=cohort.params.conf_level)
     hr = hr[hr["variable"] == variable].copy()

@@ -754,6 +754,145 @@ def test_cox_conf_level(rossi):
     assert res["hr_lower"] == pytest.approx(math.exp(res["coef"] - z * res["se"]))
 
 
+def _efron_textbook(t, e, s, x, beta):
+    """Efron log partial likelihood, score and information, summed event time by event time
+    and tied death by tied death (the formulas of Therneau & Grambsch, section 3.3)."""
+    eta = x @ beta
+    w = np.exp(eta)
+    p = x.shape[1]
+    loglik, score, info = 0.0, np.zeros(p), np.zeros((p, p))
+    for g in np.unique(s):
+        for time in np.unique(t[(s == g) & (e == 1)]):
+            risk = (s == g) & (t >= time)
+            dead = risk & (t == time) & (e == 1)
+            wr, xr, wd, xd = w[risk], x[risk], w[dead], x[dead]
+            s0, s1, s2 = wr.sum(), wr @ xr, (xr * wr[:, None]).T @ xr
+            d0, d1, d2 = wd.sum(), wd @ xd, (xd * wd[:, None]).T @ xd
+            d = int(dead.sum())
+            loglik += eta[dead].sum()
+            score += xd.sum(axis=0)
+            for l in range(d):
+                f = l / d
+                den, num1, num2 = s0 - f * d0, s1 - f * d1, s2 - f * d2
+                loglik -= math.log(den)
+                score -= num1 / den
+                info += num2 / den - np.outer(num1, num1) / den**2
+    return loglik, score, info
+
+
+def _heavy_ties_data(seed: int, n: int = 1200) -> pd.DataFrame:
+    """Few distinct times with up to ~250 deaths each (the Efron sums then come from the power
+    series), single deaths, an event time where most of the risk set dies, two strata and
+    missing covariates."""
+    rng = np.random.default_rng(seed)
+    arm = rng.choice(["a", "b", "c"], n, p=[0.5, 0.3, 0.2])
+    flag = rng.random(n) < 0.4
+    age = np.round(rng.normal(60, 10, n), 1)
+    lp = 0.4 * (arm == "b") - 0.3 * (arm == "c") + 0.2 * flag + 0.02 * (age - 60)
+    t = np.ceil(rng.exponential(3 * np.exp(-lp)))
+    t = np.where(rng.random(n) < 0.1, rng.uniform(0, 12, n), np.minimum(t, 6))
+    e = (rng.random(n) < 0.8).astype(int)
+    df = pd.DataFrame({"t": t, "e": e, "arm": pd.Categorical(arm), "flag": flag, "age": age,
+                       "s": rng.integers(0, 2, n)})
+    # stratum 0: at its last time (20) 90 of 100 patients die
+    last = rng.choice(np.flatnonzero(df["s"] == 0), 100, replace=False)
+    df.loc[last, "t"] = 20.0
+    df.loc[last, "e"] = 0
+    df.loc[last[:90], "e"] = 1
+    df.loc[rng.choice(n, 25, replace=False), "age"] = np.nan
+    return df
+
+
+@pytest.mark.parametrize("covariates", [["arm", "flag"], ["arm", "flag", "age"]])
+def test_cox_efron_sums_match_textbook_formulas(covariates):
+    # the likelihood engine (sorted cells, block sums, power series for large tied groups,
+    # merged rows for categorical designs, complete cases) against the per-death formulas
+    df = _heavy_ties_data(seed=3)
+    t, e, ok = stats._clean_survival(df["t"], df["e"])
+    x, _ = stats._design_matrix(df, covariates, {})
+    ok &= stats._complete_rows(x, len(df))
+    s = df["s"].to_numpy()
+    data = stats._EfronData(t, e, s, x, keep=ok, pattern=stats._pattern_codes(x, len(df)))
+    ties = data.ties
+    assert ties.series.size and ties.single.size and ties.direct.size  # every kind of sum
+    assert (data.weight is not None) == (covariates == ["arm", "flag"])  # rows merged
+    design = np.column_stack([np.take(c.values, c.codes) if isinstance(c, stats._Coded) else c
+                              for c in x])[ok]
+    beta = np.array([0.3, -0.2, 0.25, 0.01][: design.shape[1]])
+    for b in (np.zeros_like(beta), beta):
+        loglik, score, info = data.evaluate(b)
+        # at time 20 of stratum 0 the deaths are most of the risk set: no series there
+        assert len(ties._direct) == 2
+        ref_loglik, ref_score, ref_info = _efron_textbook(t[ok], e[ok], s[ok], design, b)
+        assert loglik == pytest.approx(ref_loglik, rel=1e-12)
+        np.testing.assert_allclose(score, ref_score, rtol=1e-9, atol=1e-9 * np.abs(ref_score).max())
+        np.testing.assert_allclose(info, ref_info, rtol=1e-10)
+
+
+def test_cox_efron_tie_series_matches_direct_sums():
+    # power series against death-by-death sums, over the range of shares where it is used
+    rng = np.random.default_rng(0)
+    d = np.array([64, 100, 500, 3000, 64, 2000])
+    s0 = rng.uniform(10.0, 1e6, d.size)
+    s0d = s0 * np.array([1e-6, 0.01, 0.1, 0.2, 0.3, 0.35])
+    ties = stats._EfronTies(d)
+    assert ties.series.size == d.size
+    log_sum, sums = ties.log_sum(s0, s0d), np.array(ties.sums())
+    for g in range(d.size):
+        f = np.arange(d[g]) / d[g]
+        den = s0[g] - f * s0d[g]
+        direct = [np.sum(1 / den), np.sum(f / den), np.sum(1 / den**2), np.sum(f / den**2),
+                  np.sum(f**2 / den**2)]
+        np.testing.assert_allclose(sums[:, g], direct, rtol=1e-13)
+    direct_log = sum(np.log(s0[g] - np.arange(d[g]) / d[g] * s0d[g]).sum() for g in range(d.size))
+    assert log_sum == pytest.approx(direct_log, rel=1e-14)
+
+
+def test_cox_heavy_ties_missing_and_strata_match_lifelines():
+    # the fast paths end to end: large tied groups, merged rows (categorical-only design),
+    # complete cases (missing flag) and strata, against lifelines on hand-made dummies
+    df = _heavy_ties_data(seed=5)
+    df["flag"] = df["flag"].astype("boolean")
+    df.loc[df.index[::37], "flag"] = pd.NA
+    res = cox_hr(df, "t", "e", ["arm", "flag"], strata="s")
+    used = df.dropna(subset=["flag"])
+    assert res["n"].iloc[0] == len(used) and res["events"].iloc[0] == used["e"].sum()
+    design = pd.DataFrame({"t": used["t"], "e": used["e"], "s": used["s"],
+                           "arm_b": (used["arm"] == "b").astype(float),
+                           "arm_c": (used["arm"] == "c").astype(float),
+                           "flag": used["flag"].astype(float)})
+    ref = CoxPHFitter().fit(design, "t", "e", strata=["s"])
+    np.testing.assert_allclose(res["coef"], ref.params_[["arm_b", "arm_c", "flag"]], atol=1e-6)
+    np.testing.assert_allclose(res["se"], ref.standard_errors_[["arm_b", "arm_c", "flag"]],
+                               rtol=1e-5)
+
+
+def test_cox_merged_rows_same_as_numeric_dummies():
+    # a categorical-only design merges patients with equal (stratum, time, event, levels);
+    # the same model with numeric 0/1 columns is fitted patient by patient
+    df = _heavy_ties_data(seed=7)
+    merged = cox_hr(df, "t", "e", ["arm", "flag"], strata="s")
+    dummies = df.assign(arm_b=(df["arm"] == "b").astype(float),
+                        arm_c=(df["arm"] == "c").astype(float), flag=df["flag"].astype(float))
+    plain = cox_hr(dummies, "t", "e", ["arm_b", "arm_c", "flag"], strata="s")
+    np.testing.assert_allclose(merged["coef"], plain["coef"], rtol=1e-10)
+    np.testing.assert_allclose(merged["se"], plain["se"], rtol=1e-10)
+
+
+def test_cox_continuous_times_match_lifelines():
+    # no ties at all (rows, cells and blocks coincide), many strata
+    rng = np.random.default_rng(2)
+    n = 600
+    df = pd.DataFrame({"x1": rng.normal(size=n), "x2": rng.integers(0, 2, n),
+                       "s": rng.integers(0, 30, n)})
+    df["t"] = rng.exponential(np.exp(-0.5 * df["x1"] + 0.4 * df["x2"]))
+    df["e"] = (rng.random(n) < 0.75).astype(int)
+    res = cox_hr(df, "t", "e", ["x1", "x2"], strata="s")
+    ref = CoxPHFitter().fit(df, "t", "e", strata=["s"])
+    np.testing.assert_allclose(res["coef"], ref.params_[["x1", "x2"]], atol=1e-6)
+    np.testing.assert_allclose(res["se"], ref.standard_errors_[["x1", "x2"]], rtol=1e-5)
+
+
 # ============================================================================================
 # proportion_ci / response_summary
 # ============================================================================================
