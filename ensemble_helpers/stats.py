@@ -54,7 +54,9 @@ from typing import Any, Hashable, Iterable, Mapping, NamedTuple, Sequence
 import numpy as np
 import pandas as pd
 from scipy import sparse as _sparse
-from scipy import stats as _sps
+# scipy.special, not scipy.stats: the same distribution functions without the ~1 s import of
+# scipy.stats that every notebook kernel would pay
+from scipy import special as _special
 
 logger = logging.getLogger(__name__)
 
@@ -97,7 +99,7 @@ def _check_conf_level(conf_level: Any) -> float:
 
 
 def _z_value(conf_level: float) -> float:
-    return float(_sps.norm.ppf(1.0 - (1.0 - conf_level) / 2.0))
+    return float(_special.ndtri(1.0 - (1.0 - conf_level) / 2.0))  # standard normal quantile
 
 
 def _check_transform(ci_transform: Any) -> str:
@@ -653,7 +655,7 @@ def logrank(
         except np.linalg.LinAlgError:
             logger.warning("log-rank variance matrix is singular; using a generalised inverse")
             statistic = float(diff @ np.linalg.pinv(vv) @ diff)
-        p = float(_sps.chi2.sf(statistic, dof))
+        p = float(_special.chdtrc(dof, statistic))  # chi-square upper tail
     return pd.DataFrame(
         [
             {
@@ -1404,7 +1406,7 @@ def cox_hr(
         out["hr"] = np.exp(coef)
         out["hr_lower"] = np.exp(coef - z * se)
         out["hr_upper"] = np.exp(coef + z * se)
-        out["p"] = 2.0 * _sps.norm.sf(np.abs(zstat))
+        out["p"] = 2.0 * _special.ndtr(-np.abs(zstat))  # two-sided normal p
     out["n"] = n
     out["events"] = n_events
     return out
@@ -1426,10 +1428,17 @@ def _proportion_values(
 ) -> tuple[float, float, float]:
     if n == 0:
         return math.nan, math.nan, math.nan
-    ci = _sps.binomtest(k, n).proportion_ci(
-        confidence_level=conf_level, method="exact" if method == "clopper-pearson" else "wilson"
-    )
-    return k / n, float(ci.low), float(ci.high)
+    alpha = 1.0 - conf_level
+    if method == "clopper-pearson":
+        # exact interval from beta quantiles (R binom.test); tested against R output
+        lower = 0.0 if k == 0 else float(_special.betaincinv(k, n - k + 1, alpha / 2))
+        upper = 1.0 if k == n else float(_special.betaincinv(k + 1, n - k, 1 - alpha / 2))
+        return k / n, lower, upper
+    # Wilson score interval without continuity correction (R prop.test(correct = FALSE))
+    z = float(_special.ndtri(1 - alpha / 2))
+    centre = (k + z * z / 2) / (n + z * z)
+    half = z * math.sqrt(k * (n - k) / n + z * z / 4) / (n + z * z)
+    return k / n, max(0.0, centre - half), min(1.0, centre + half)
 
 
 def proportion_ci(
@@ -1447,8 +1456,8 @@ def proportion_ci(
     method : {"clopper-pearson", "wilson"}, default "clopper-pearson"
         "clopper-pearson": exact interval from beta quantiles, as R ``binom.test`` (lower limit
         0 when successes = 0, upper limit 1 when successes = n). "wilson": score interval
-        without continuity correction, as R ``prop.test(correct = FALSE)``. Both come from
-        ``scipy.stats.binomtest(...).proportion_ci``.
+        without continuity correction, as R ``prop.test(correct = FALSE)``. Computed from
+        ``scipy.special`` (beta quantiles, normal quantile) and tested against R output.
     conf_level : float, default 0.95
         Confidence level.
 
