@@ -15,6 +15,7 @@ from ensemble_helpers import __version__
 from ensemble_helpers.labels import label
 from ensemble_helpers.params import Params
 from ensemble_helpers.privacy import is_suppressed, suppress_count, suppress_count_pct
+from ensemble_helpers.tables import ci_name
 
 
 def _html(text: str) -> Any:
@@ -108,15 +109,11 @@ def published_table(comparison: pd.DataFrame, conf_level: float = 0.95, min_cell
             {
                 "Figure": row["label"],
                 "Published": fmt(row["published"], row["unit"]),
-                f"This run ({_ci_heading(conf_level)})": this_run,
+                f"This run ({ci_name(conf_level)})": this_run,
                 "Published value inside this run's CI": within,
             }
         )
     return pd.DataFrame(out)
-
-
-def _ci_heading(conf_level: float) -> str:
-    return f"{100 * conf_level:g}% CI"
 
 
 def site_table(sites: pd.DataFrame, min_cell_size: int | None) -> pd.DataFrame:
@@ -145,7 +142,7 @@ def followup_table(fu: pd.DataFrame, conf_level: float, min_cell_size: int | Non
     return pd.DataFrame(
         {
             "Patients": [suppress_count(int(row["n"]), min_cell_size)],
-            f"Median follow-up, months ({_ci_heading(conf_level)})": [
+            f"Median follow-up, months ({ci_name(conf_level)})": [
                 format_estimate(row["median"], row["median_lower"], row["median_upper"])
             ],
         }
@@ -166,7 +163,7 @@ def rate_table(rate: pd.DataFrame, params: Params) -> pd.DataFrame:
             "Events / patients": [
                 f"{suppress_count(int(k), m)} / {suppress_count(int(n), m)}" for k, n in zip(rate["successes"], rate["n"])
             ],
-            f"Rate ({_ci_heading(params.conf_level)}, exact)": [
+            f"Rate ({ci_name(params.conf_level)}, exact)": [
                 "" if is_suppressed(k, m) or is_suppressed(n, m) else format_pct(e, lo, hi)
                 for k, n, e, lo, hi in zip(rate["successes"], rate["n"], rate["estimate"], rate["lower"], rate["upper"])
             ],

@@ -447,7 +447,8 @@ def table_one(
 # endpoint, response and hazard-ratio tables
 
 
-def _ci_name(conf_level: float) -> str:
+def ci_name(conf_level: float) -> str:
+    """Column-header name of a confidence interval, e.g. ``"95% CI"``."""
     return f"{conf_level * 100:g}% CI"
 
 
@@ -508,7 +509,7 @@ def endpoint_table(
     needed += [f"rate_{k}{suffix}" for k in keys for suffix in ("", "_lower", "_upper")]
     _require(summary, needed, "endpoint_table", f"pass the km_summary_by output computed with "
              f"timepoints={timepoints}")
-    ci = _ci_name(conf_level)
+    ci = ci_name(conf_level)
     unit_single = unit[:-1] if unit.endswith("s") else unit
     median_col = f"Median, {unit} ({ci})"
     rows = []
@@ -580,7 +581,7 @@ def response_table(
     """
     needed = ["measure", "successes", "n", "estimate", "lower", "upper"]
     _require(summary, needed, "response_table")
-    rate_col = f"Rate ({_ci_name(conf_level)})"
+    rate_col = f"Rate ({ci_name(conf_level)})"
     rows = []
     for rec in summary.to_dict("records"):
         row: dict[str, str] = {}
@@ -637,7 +638,7 @@ def hr_table(
     """
     needed = ["variable", "level", "hr", "hr_lower", "hr_upper", "p"] + (["n", "events"] if show_counts else [])
     _require(cox, needed, "hr_table")
-    hr_col = f"HR ({_ci_name(conf_level)})"
+    hr_col = f"HR ({ci_name(conf_level)})"
     rows = []
     for rec in cox.to_dict("records"):
         term = label(rec["variable"])
