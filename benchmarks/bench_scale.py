@@ -65,8 +65,8 @@ def measure(n: int, notebook: bool, workdir: Path) -> list[dict]:
     csv, pq = workdir / f"cohort_{n}.csv", workdir / f"cohort_{n}.parquet"
     stage("write_csv", lambda: write_cohort(patients, csv))
     stage("write_parquet", lambda: write_cohort(patients, pq))
-    stage("load_csv", lambda: load_patients(csv))
-    stage("load_parquet", lambda: load_patients(pq))
+    stage("load_csv", lambda: load_patients(csv, use_cache=False))  # measure validation
+    stage("load_parquet", lambda: load_patients(pq, use_cache=False))
 
     params = params_from_mapping({"title": f"n={n}", "data_path": str(pq), "output_dir": str(workdir)})
 
@@ -127,6 +127,9 @@ def _child(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # measure validation every time: no cached validated table (ensemble_helpers.cache), also
+    # for the notebook kernels, which inherit the environment
+    os.environ["ENSEMBLE_CACHE_DIR"] = "off"
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=list(DEFAULT_SIZES))
     ap.add_argument("--notebook-sizes", type=int, nargs="*", default=list(DEFAULT_NOTEBOOK_SIZES),

@@ -20,10 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
-import pandera.pandas as pa
-from pandera.errors import SchemaErrors
+
+if TYPE_CHECKING:
+    import pandera.pandas as pa
 
 logger = logging.getLogger(__name__)
 
@@ -220,13 +223,17 @@ def read_table(path: str | Path) -> tuple[pd.DataFrame, str]:
     return raw, "csv"
 
 
-def load_patients(path: str | Path) -> pd.DataFrame:
+def load_patients(path: str | Path, use_cache: bool = True) -> pd.DataFrame:
     """Read, validate and type a patient file of the data contract.
 
     Parameters
     ----------
     path : str or Path
         CSV (UTF-8, comma-separated, dates ``YYYY-MM-DD``, empty cell = missing) or Parquet.
+    use_cache : bool
+        Reuse the validated table of an unchanged file (:mod:`ensemble_helpers.cache`: a folder
+        ``.ensemble-cache`` beside the file; ``ENSEMBLE_CACHE_DIR=off`` turns it off). A file
+        that breaks the contract is validated, and reported, every time.
 
     Returns
     -------
@@ -246,8 +253,16 @@ def load_patients(path: str | Path) -> pd.DataFrame:
     >>> patients["next_class"].dtype  # doctest: +SKIP
     CategoricalDtype(categories=['anti_her2_antibody', ...], ordered=False, ...)
     """
-    raw, fmt = read_table(path)
-    return validate_patients(raw, source=str(path), strict_types=(fmt == "parquet"))
+    from ensemble_helpers.cache import cached_frame
+
+    def build() -> pd.DataFrame:
+        raw, fmt = read_table(path)
+        return validate_patients(raw, source=str(path), strict_types=(fmt == "parquet"))
+
+    if not use_cache or not Path(path).is_file():
+        return build()  # (a missing file is reported by read_table)
+    # an unchanged file that passed validation once is not validated again (see cache.py)
+    return cached_frame(path, Path(__file__), build)
 
 
 def validate_patients(
@@ -493,6 +508,8 @@ def _rules() -> list[tuple[str, tuple[str, ...], Callable[[pd.DataFrame], pd.Ser
 
 
 def _schema(skip: set[str]) -> pa.DataFrameSchema:
+    import pandera.pandas as pa  # here, not at the top: a cached table needs no pandera (~0.3 s)
+
     columns: dict[str, pa.Column] = {}
 
     def add(col: str, checks: list[pa.Check]) -> None:
@@ -522,6 +539,8 @@ def _check_rules(df: pd.DataFrame, ids: np.ndarray, skip: set[str]) -> list[Viol
     The cross-column rules are plain vectorised comparisons rather than pandera dataframe
     checks, because pandera reports those per column and loses which rule failed.
     """
+    from pandera.errors import SchemaErrors
+
     out: list[Violation] = []
     try:
         _schema(skip).validate(df, lazy=True)

@@ -23,6 +23,15 @@ HOSTILE_REGIMENS = ("<script>alert(1)</script>", "<img src=x onerror=alert(2)>")
 HOSTILE_PATIENTS = 12
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _cache_outside_the_repository(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Validated tables (ensemble_helpers.cache) of the repository's test data files go to a
+    temporary folder, not beside the files in tests/; kernels inherit the variable."""
+    import os
+
+    os.environ.setdefault("ENSEMBLE_CACHE_DIR", str(tmp_path_factory.mktemp("ensemble-cache")))
+
+
 @dataclass(frozen=True)
 class Rendered:
     """What the session fixture produced: the batch result and the data it was run on."""

@@ -214,6 +214,35 @@ def test_killed_kernel_and_killed_worker_fail_only_their_runs(repo: Path) -> Non
     assert (out / "light.html").read_bytes() != kept  # replaced by the new good report
 
 
+def test_checkpoint_at_cell_start_holds_the_running_cell_and_earlier_outputs(repo: Path) -> None:
+    # what a killed worker leaves behind: the runner's Papermill engine writes the notebook when a
+    # cell starts (not again when it completes); the probe cell reads that checkpoint from disk
+    import nbformat
+
+    probe = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "language": "python",
+                                                              "display_name": "Python 3"}})
+    probe.cells = [
+        nbformat.v4.new_code_cell('output_dir = "."', metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell('print("first output")'),
+        nbformat.v4.new_code_cell(
+            "import json, pathlib  # CHECKPOINT-PROBE\n"
+            "saved = json.loads((pathlib.Path(output_dir).parent / 'probe.ipynb').read_text())\n"
+            "cells = [c for c in saved['cells'] if c['cell_type'] == 'code']\n"
+            "me = next(c for c in cells if 'CHECKPOINT-PROBE' in ''.join(c['source']))\n"
+            "assert me['metadata']['papermill']['status'] == 'running', me['metadata']\n"
+            "assert 'first output' in json.dumps(cells[-2]['outputs']), cells[-2]\n"
+            "pathlib.Path(output_dir, 'results.json').write_text('[]')"),
+    ]
+    path = repo / "probe.ipynb"
+    nbformat.write(probe, path)
+    result = batch_in(repo, [write_params(repo, "alpha")], [path], jobs=1)
+    run = result.runs[0]
+    assert run.status == "ok", run.error
+    final = nbformat.read(run.paths["ipynb"], as_version=4)  # the published notebook: standard
+    nbformat.validate(final)
+    assert [c.metadata.papermill.status for c in final.cells] == ["completed"] * len(final.cells)
+
+
 def test_dask_local_cluster(repo: Path) -> None:
     distributed = pytest.importorskip("distributed")
     params = [write_params(repo, "alpha")]

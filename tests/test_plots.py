@@ -116,13 +116,62 @@ def test_figures_show_in_a_notebook(tmp_path):
     cells = [
         "import pandas as pd\nfrom ensemble_helpers import plots\nplots.set_theme()",
         "plots.flow_plot(pd.DataFrame({'step': ['a', 'b'], 'n': [10, 8], 'excluded': [0, 2]}));",
-        "plots.km_plot(pd.DataFrame({'t': [1, 2, 3, 4.0], 'e': [1, 0, 1, 1]}), 't', 'e');",
+        "ax = plots.km_plot(pd.DataFrame({'t': [1, 2, 3, 4.0], 'e': [1, 0, 1, 1]}), 't', 'e')\n"
+        "print(*(ax.figure.get_size_inches() * ax.figure.dpi).round().astype(int))",
         "plots.bar_plot(pd.DataFrame({'level': ['a', 'b'], 'n': [5, 6]}));",
     ]
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
     nbclient.NotebookClient(nb, kernel_name="python3", timeout=120, resources={"metadata": {"path": str(tmp_path)}}).execute()
     images = [sum("image/png" in o.get("data", {}) for o in c.outputs) for c in nb.cells[1:]]
     assert images == [1, 1, 1]
+    # report figures are printed at their own size (fitted margins, no tight-bbox pass)
+    km_png = next(o for o in nb.cells[2].outputs if "image/png" in o.get("data", {}))
+    size = next(o for o in nb.cells[2].outputs if o.get("name") == "stdout")["text"].split()
+    assert _png_size(km_png["data"]["image/png"]) == tuple(map(int, size))
+
+
+def _png_size(data: bytes | str) -> tuple[int, int]:
+    import base64
+    import struct
+
+    raw = base64.b64decode(data) if isinstance(data, str) else data
+    assert raw[:8] == b"\x89PNG\r\n\x1a\n"
+    return struct.unpack(">II", raw[16:24])
+
+
+def test_fitted_report_figures_are_shown_without_a_tight_bbox_pass():
+    # a figure whose margins _fit_margins set is printed at its own size (one draw, no crop);
+    # any other figure keeps the shell's printer (tight bbox) unchanged
+    from functools import partial
+
+    from IPython.core.pylabtools import print_figure
+    from matplotlib.figure import Figure
+
+    class Formatter:  # what IPython's display formatters offer: type_printers
+        type_printers = {Figure: partial(print_figure, fmt="png")}
+
+    printer = plots._display_fitted(Formatter())
+    data = pd.DataFrame({"t": [1.0, 2.0, 3.0, 4.0], "e": [1, 0, 1, 1]})
+    fig = km_plot(data, "t", "e", title="PFS").figure
+    assert isinstance(fig, plots.ReportFigure) and fig.margins_fitted
+    width, height = fig.get_size_inches() * fig.dpi
+    before = mpl.rcParams["savefig.bbox"]
+    try:
+        mpl.rcParams["savefig.bbox"] = "tight"  # what set_theme does
+        assert _png_size(printer(fig)) == (round(width), round(height))
+        assert mpl.rcParams["savefig.bbox"] == "tight"  # switched only while printing
+        loose = plots._new_axes((4.0, 3.0))  # margins not fitted: matplotlib's default margins
+        loose.plot([0, 1])
+        assert not loose.figure.margins_fitted
+        assert _png_size(printer(loose.figure)) != (400, 300)  # cropped by the tight bbox
+        own = plt.figure(figsize=(4, 3))  # a user's figure is not a ReportFigure
+        own.add_subplot().plot([0, 1])
+        assert printer(own) == Formatter.type_printers[Figure](own)
+        Formatter.type_printers = {}  # format not enabled for figures
+        assert printer(fig) is None
+    finally:
+        mpl.rcParams["savefig.bbox"] = before
+        plt.close("all")
 
 
 def test_plots_do_not_change_global_settings_but_set_theme_does():
