@@ -85,13 +85,21 @@ def floor_notebooks(folder: Path, count: int) -> list[Path]:
     return paths
 
 
+def cold_cache_env(out: Path) -> dict[str, str]:
+    """Environment with an empty cache of validated data files (ensemble_helpers.cache) for the
+    runs writing into ``out``, as after a data change: the first kernels validate the data file,
+    later ones reuse it."""
+    return {**os.environ, "ENSEMBLE_CACHE_DIR": str(out.parent / f".cache-{out.name}")}
+
+
 def time_batch(params: list[Path], notebooks: list[Path], out: Path, jobs: int | None) -> tuple[float, int]:
     cmd = [sys.executable, "-m", "ensemble_helpers.batch", *map(str, params),
            "--notebooks", *map(str, notebooks), "--output-dir", str(out), "--force", "--no-progress"]
     if jobs:
         cmd += ["--jobs", str(jobs)]
+    env = cold_cache_env(out)
     start = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env)
     elapsed = time.perf_counter() - start
     if proc.returncode:
         print(proc.stderr[-2000:], file=sys.stderr)
@@ -100,6 +108,7 @@ def time_batch(params: list[Path], notebooks: list[Path], out: Path, jobs: int |
 
 def time_sequential(params: list[Path], notebooks: list[Path], out: Path) -> tuple[float, int]:
     failures = 0
+    env = cold_cache_env(out)
     start = time.perf_counter()
     for param in params:
         for notebook in notebooks:
@@ -110,7 +119,7 @@ def time_sequential(params: list[Path], notebooks: list[Path], out: Path) -> tup
                 [str(BIN / "papermill"), str(notebook), str(executed), "-f", str(param),
                  "-p", "params_file", str(param), "-p", "output_dir", str(run_dir),
                  "--cwd", str(ROOT), "--no-progress-bar"],
-                cwd=ROOT, capture_output=True).returncode != 0
+                cwd=ROOT, capture_output=True, env=env).returncode != 0
             subprocess.run([str(BIN / "jupyter"), "nbconvert", "--to", "html", "--no-input",
                             str(executed)], cwd=ROOT, capture_output=True)
     return time.perf_counter() - start, failures
