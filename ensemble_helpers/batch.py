@@ -87,6 +87,8 @@ from typing import Any
 
 import yaml
 
+from ensemble_helpers.cache import sha256_file
+
 __all__ = [
     "BatchError",
     "BatchResult",
@@ -277,23 +279,15 @@ class _RunSpec:
 # --------------------------------------------------------------------------------------------
 # Hashes and versions
 # --------------------------------------------------------------------------------------------
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _sha256_path(path: Path) -> str | None:
     """SHA-256 of a file, of a directory's files (names + contents), or ``None`` if absent."""
     if path.is_file():
-        return _sha256_file(path)
+        return sha256_file(path)
     if path.is_dir():
         digest = hashlib.sha256()
         for child in sorted(p for p in path.rglob("*") if p.is_file()):
             digest.update(child.relative_to(path).as_posix().encode() + b"\0")
-            digest.update(_sha256_file(child).encode())
+            digest.update(sha256_file(child).encode())
         return digest.hexdigest()
     return None
 
@@ -309,7 +303,7 @@ def package_hash(package_dir: Path | None = None) -> str:
     root = Path(package_dir) if package_dir is not None else _PACKAGE_DIR
     digest = hashlib.sha256()
     for path in sorted([*root.glob("*.py"), *root.glob("*.yaml")]):
-        digest.update(path.name.encode() + b"\0" + _sha256_file(path).encode())
+        digest.update(path.name.encode() + b"\0" + sha256_file(path).encode())
     return digest.hexdigest()
 
 
@@ -1319,7 +1313,7 @@ def _plan(param_paths: Sequence[Path], notebook_paths: Sequence[Path], out: Path
           show_code: bool, runtime_root: str = "") -> list[_RunSpec]:
     helpers = package_hash()
     versions = package_versions()
-    notebook_hashes = {nb: _sha256_file(nb) for nb in notebook_paths}
+    notebook_hashes = {nb: sha256_file(nb) for nb in notebook_paths}
     data_hashes: dict[Path, str | None] = {}
     specs = []
     for param_path in param_paths:
@@ -1330,7 +1324,7 @@ def _plan(param_paths: Sequence[Path], notebook_paths: Sequence[Path], out: Path
             data_file = Path(data_path) if Path(data_path).is_absolute() else root / data_path
             if data_file not in data_hashes:
                 data_hashes[data_file] = _sha256_path(data_file)
-        param_hash = _sha256_file(param_path)
+        param_hash = sha256_file(param_path)
         for nb_path in notebook_paths:
             inputs = {
                 "notebook_sha256": notebook_hashes[nb_path],

@@ -29,13 +29,14 @@ import pickle
 import tempfile
 from importlib import metadata
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
-import pandas as pd
+if TYPE_CHECKING:  # pandas is imported where a table is loaded: the batch runner imports
+    import pandas as pd  # sha256_file from here without the analysis stack
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["MAX_ENTRIES", "cache_dir", "cache_key", "cached_frame"]
+__all__ = ["MAX_ENTRIES", "cache_dir", "cache_key", "cached_frame", "sha256_file"]
 
 #: Entries kept (newest by modification time); a data file of 1e6 patients is ~150 MB pickled.
 MAX_ENTRIES = 8
@@ -64,6 +65,15 @@ def _version(package: str) -> str:
         return "none"
 
 
+def sha256_file(path: str | Path) -> str:
+    """SHA-256 of a file's bytes (hex), read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def cache_key(path: str | Path, code: Path) -> str:
     """SHA-256 over the file's bytes, the source of ``code`` and the stack's versions.
 
@@ -74,10 +84,7 @@ def cache_key(path: str | Path, code: Path) -> str:
     code : Path
         The source file of the module that reads and validates it.
     """
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
+    digest = hashlib.sha256(sha256_file(path).encode())
     digest.update(b"\0" + Path(path).suffix.lower().encode())
     digest.update(b"\0" + code.read_bytes())
     for package in ("pandas", "numpy", "pandera"):
@@ -111,6 +118,8 @@ def cached_frame(path: str | Path, code: Path, build: Callable[[], pd.DataFrame]
     DataFrame
         A fresh object each call (unpickled or built): callers may modify it.
     """
+    import pandas as pd
+
     folder = cache_dir(path)
     if folder is None:
         return build()
