@@ -14,6 +14,7 @@ import pytest  # noqa: E402
 from matplotlib.collections import PolyCollection  # noqa: E402
 
 from ensemble_helpers import plots, stats  # noqa: E402
+from ensemble_helpers.plots._figure import _display_fitted, _new_axes  # noqa: E402
 from ensemble_helpers.plots import (  # noqa: E402
     GROUP_COLORS,
     bar_plot,
@@ -150,7 +151,7 @@ def test_fitted_report_figures_are_shown_without_a_tight_bbox_pass():
     class Formatter:  # what IPython's display formatters offer: type_printers
         type_printers = {Figure: partial(print_figure, fmt="png")}
 
-    printer = plots._display_fitted(Formatter())
+    printer = _display_fitted(Formatter())
     data = pd.DataFrame({"t": [1.0, 2.0, 3.0, 4.0], "e": [1, 0, 1, 1]})
     fig = km_plot(data, "t", "e", title="PFS").figure
     assert isinstance(fig, plots.ReportFigure) and fig.margins_fitted
@@ -160,7 +161,7 @@ def test_fitted_report_figures_are_shown_without_a_tight_bbox_pass():
         mpl.rcParams["savefig.bbox"] = "tight"  # what set_theme does
         assert _png_size(printer(fig)) == (round(width), round(height))
         assert mpl.rcParams["savefig.bbox"] == "tight"  # switched only while printing
-        loose = plots._new_axes((4.0, 3.0))  # margins not fitted: matplotlib's default margins
+        loose = _new_axes((4.0, 3.0))  # margins not fitted: matplotlib's default margins
         loose.plot([0, 1])
         assert not loose.figure.margins_fitted
         assert _png_size(printer(loose.figure)) != (400, 300)  # cropped by the tight bbox

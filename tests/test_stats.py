@@ -53,6 +53,11 @@ from ensemble_helpers.stats import (
     proportion_ci,
     response_summary,
 )
+from ensemble_helpers.stats._checks import _clean_survival
+from ensemble_helpers.stats._design import _Coded, _complete_rows, _design_matrix, _pattern_codes
+from ensemble_helpers.stats._efron import _EfronData, _EfronTies
+from ensemble_helpers.stats.km import _km_curve
+from ensemble_helpers.stats.logrank_test import _logrank_table
 
 Z95 = sps.norm.ppf(0.975)
 ROSSI_TERMS = ["fin", "age", "race", "wexp", "mar", "paro", "prio"]
@@ -295,7 +300,7 @@ def test_km_matches_lifelines_curve_on_tied_data():
     rng = np.random.default_rng(7)
     t = rng.integers(1, 40, 5000).astype(float)
     e = rng.integers(0, 2, 5000)
-    times, _, _, surv, _ = stats._km_curve(t, e.astype(float))
+    times, _, _, surv, _ = _km_curve(t, e.astype(float))
     kmf = KaplanMeierFitter().fit(t, e)
     ref = kmf.survival_function_.iloc[:, 0]
     np.testing.assert_allclose(surv, ref.loc[times].to_numpy(), rtol=1e-12)
@@ -451,7 +456,7 @@ def test_logrank_lung_sex(lung):
     assert res["statistic"] == approx(10.3267, 4)
     assert res["p"] == pytest.approx(0.00131116, rel=1e-5)
     assert (res["df"], res["n"], res["events"], res["n_groups"]) == (1, 228, 165, 2)
-    table, _ = stats._logrank_table(lung, "time", "status", "sex")
+    table, _ = _logrank_table(lung, "time", "status", "sex")
     assert table["expected"].tolist() == [approx(91.5817, 4), approx(73.4183, 4)]
     assert table["observed"].tolist() == [112, 53]
 
@@ -461,7 +466,7 @@ def test_logrank_aml_and_group_without_expected_events(aml):
     #   Maintained 11 7 10.69; Nonmaintained 12 11 7.31; Chisq = 3.4 on 1 df, p = 0.07
     res = logrank(aml, "time", "status", "x").iloc[0]
     assert round(res["statistic"], 1) == 3.4 and round(res["p"], 2) == 0.07
-    table, _ = stats._logrank_table(aml, "time", "status", "x")
+    table, _ = _logrank_table(aml, "time", "status", "x")
     assert table["expected"].round(2).tolist() == [10.69, 7.31]
     # [SURV-T] difftest: adding a "Dummy" group of 7 patients censored before any death gives
     # the same chi-square on 1 df (groups with no expected events are left out)
@@ -480,7 +485,7 @@ def test_logrank_stratified_lung(lung):
     assert res["statistic"] == pytest.approx(21.368, abs=0.01)
     assert (res["df"], res["n"], res["n_groups"]) == (7, 224, 8)
     assert round(res["p"], 3) == 0.003
-    table, _ = stats._logrank_table(lung, "time", "status", "pat.karno", strata="inst")
+    table, _ = _logrank_table(lung, "time", "status", "pat.karno", strata="inst")
     assert table["n"].tolist() == [2, 2, 4, 30, 41, 50, 60, 35]
     assert table["observed"].tolist() == [1, 1, 4, 27, 31, 38, 38, 21]
     expected = [0.692, 1.099, 1.166, 16.298, 26.358, 41.938, 47.242, 26.207]
@@ -808,15 +813,15 @@ def test_cox_efron_sums_match_textbook_formulas(covariates):
     # the likelihood engine (sorted cells, block sums, power series for large tied groups,
     # merged rows for categorical designs, complete cases) against the per-death formulas
     df = _heavy_ties_data(seed=3)
-    t, e, ok = stats._clean_survival(df["t"], df["e"])
-    x, _ = stats._design_matrix(df, covariates, {})
-    ok &= stats._complete_rows(x, len(df))
+    t, e, ok = _clean_survival(df["t"], df["e"])
+    x, _ = _design_matrix(df, covariates, {})
+    ok &= _complete_rows(x, len(df))
     s = df["s"].to_numpy()
-    data = stats._EfronData(t, e, s, x, keep=ok, pattern=stats._pattern_codes(x, len(df)))
+    data = _EfronData(t, e, s, x, keep=ok, pattern=_pattern_codes(x, len(df)))
     ties = data.ties
     assert ties.series.size and ties.single.size and ties.direct.size  # every kind of sum
     assert (data.weight is not None) == (covariates == ["arm", "flag"])  # rows merged
-    design = np.column_stack([np.take(c.values, c.codes) if isinstance(c, stats._Coded) else c
+    design = np.column_stack([np.take(c.values, c.codes) if isinstance(c, _Coded) else c
                               for c in x])[ok]
     beta = np.array([0.3, -0.2, 0.25, 0.01][: design.shape[1]])
     for b in (np.zeros_like(beta), beta):
@@ -835,7 +840,7 @@ def test_cox_efron_tie_series_matches_direct_sums():
     d = np.array([64, 100, 500, 3000, 64, 2000])
     s0 = rng.uniform(10.0, 1e6, d.size)
     s0d = s0 * np.array([1e-6, 0.01, 0.1, 0.2, 0.3, 0.35])
-    ties = stats._EfronTies(d)
+    ties = _EfronTies(d)
     assert ties.series.size == d.size
     log_sum, sums = ties.log_sum(s0, s0d), np.array(ties.sums())
     for g in range(d.size):
@@ -1122,6 +1127,12 @@ def test_cif_invalid_and_empty():
 
 
 def test_docstring_examples_run():
-    result = doctest.testmod(stats, optionflags=doctest.NORMALIZE_WHITESPACE)
-    assert result.attempted > 10
-    assert result.failed == 0
+    # stats is a package: run the examples of the package and of each of its modules
+    import importlib
+    import pkgutil
+
+    modules = [stats] + [importlib.import_module(f"{stats.__name__}.{m.name}")
+                         for m in pkgutil.iter_modules(stats.__path__)]
+    results = [doctest.testmod(m, optionflags=doctest.NORMALIZE_WHITESPACE) for m in modules]
+    assert sum(r.attempted for r in results) > 10
+    assert sum(r.failed for r in results) == 0

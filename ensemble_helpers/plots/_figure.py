@@ -1,0 +1,183 @@
+"""Figure mechanics shared by the plot modules: figures this package creates
+(:class:`ReportFigure`, shown in Jupyter without a second tight-bbox draw), fitted margins,
+time axes and the number-at-risk table drawn under time-to-event figures.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+
+import matplotlib as mpl
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib import ticker
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from mpl_toolkits.axes_grid1 import axes_size, make_axes_locatable
+
+from ensemble_helpers.privacy import suppress_count
+
+
+class ReportFigure(Figure):
+    """A figure made by this module. When :func:`_fit_margins` has fitted its margins
+    (``margins_fitted``), Jupyter shows it without a "tight" bounding box: the content already
+    ends ``pad`` inches from the edges, and the tight box costs a second full draw of the figure
+    (~0.1 s each, the largest part of a report's figure time)."""
+
+    margins_fitted = False
+
+
+def _display_fitted(formatter: Any) -> Any:
+    """IPython printer for :class:`ReportFigure`: whatever the shell uses for ``Figure`` in
+    this output format (looked up at display time, so ``%config InlineBackend`` changes still
+    apply), with ``bbox_inches=None`` for a figure whose margins are fitted."""
+    import functools
+
+    def printer(fig: Figure) -> Any:
+        base = formatter.type_printers.get(Figure)
+        if base is None:
+            return None  # this format is not enabled for figures
+        if not (getattr(fig, "margins_fitted", False) and isinstance(base, functools.partial)):
+            return base(fig)
+        # bbox_inches=None falls back to rcParams["savefig.bbox"], which the theme sets to
+        # "tight" (for fig.savefig): switch only that key, only while printing
+        saved = mpl.rcParams["savefig.bbox"]
+        mpl.rcParams["savefig.bbox"] = "standard"
+        try:
+            return base(fig, bbox_inches=None)
+        finally:
+            mpl.rcParams["savefig.bbox"] = saved
+
+    return printer
+
+
+def _register_display() -> None:
+    """Register :func:`_display_fitted` in the running IPython shell (once; no-op outside)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython comes with the notebook stack
+        return
+    shell = get_ipython()
+    if shell is None:
+        return
+    for formatter in shell.display_formatter.formatters.values():
+        if Figure in formatter.type_printers and ReportFigure not in formatter.type_printers:
+            formatter.for_type(ReportFigure, _display_fitted(formatter))
+
+
+def _new_axes(figsize: tuple[float, float]) -> Axes:
+    fig, ax = plt.subplots(figsize=figsize, FigureClass=ReportFigure)
+    _register_display()  # after plt.subplots, which sets up the inline backend's printers
+    return ax
+
+
+def _fit_margins(fig: Any, pad: float = 0.1) -> None:
+    """Set the figure's subplot margins so that everything drawn (tick labels, titles, legends
+    and texts outside the axes, at-risk labels) fits inside it with ``pad`` inches to spare.
+
+    For figures this module creates; the equivalent of ``tight_layout`` for axes appended with
+    ``make_axes_locatable`` (which ``tight_layout`` does not handle).
+    """
+    renderer = fig.canvas.get_renderer()
+    width, height = fig.get_size_inches()
+    dpi = fig.dpi
+    # one pass: what sticks out of the axes (labels, legends, at-risk names) has a fixed size in
+    # inches, so moving the axes edges by the overhang fits it
+    boxes = [a.get_tightbbox(renderer) for a in fig.axes if a.get_visible()]
+    boxes = [b for b in boxes if b is not None]
+    if not boxes:
+        return
+    x0, x1 = min(b.x0 for b in boxes) / dpi, max(b.x1 for b in boxes) / dpi
+    y0, y1 = min(b.y0 for b in boxes) / dpi, max(b.y1 for b in boxes) / dpi
+    sp = fig.subplotpars
+    left = sp.left + (pad - x0) / width
+    right = sp.right + (width - pad - x1) / width
+    bottom = sp.bottom + (pad - y0) / height
+    top = sp.top + (height - pad - y1) / height
+    if right - left < 0.2 or top - bottom < 0.2:
+        return  # the texts do not fit this figure size: keep matplotlib's default margins
+    fig.subplots_adjust(left=left, right=right, bottom=bottom, top=top)
+    if isinstance(fig, ReportFigure):
+        fig.margins_fitted = True
+
+
+def _materialise_ticks(*axes: Axes) -> None:
+    # Tick objects are created lazily and read rcParams when created: create them inside the
+    # theme context so that a figure drawn later keeps the theme.
+    for a in axes:
+        a.xaxis.get_major_ticks()
+        a.yaxis.get_major_ticks()
+
+
+def _time_ticks(longest: float, tick_every: float, xmax: float | None, max_ticks: int = 14) -> tuple[np.ndarray, float]:
+    """Ticks every ``tick_every`` (doubled until at most ``max_ticks``) and the axis end: ``xmax``,
+    or the longest follow-up rounded up to a tick."""
+    if tick_every <= 0:
+        raise ValueError(f"tick_every must be > 0 (got {tick_every})")
+    end = float(xmax) if xmax is not None else longest
+    step = float(tick_every)
+    while end / step > max_ticks:
+        step *= 2
+    if xmax is None:
+        end = math.ceil(end / step - 1e-9) * step if end > 0 else step
+    ticks = np.arange(0.0, end + step / 2, step)
+    return ticks[ticks <= end + 1e-9], end
+
+
+def _time_axis(ax: Axes, ticks: np.ndarray, x_end: float, xlabel: str, ylabel: str) -> None:
+    """x axis of time-to-event figures: from 0 (with a 3% margin) to ``x_end``, ticks as numbers."""
+    pad = 0.03 * x_end
+    ax.set_xlim(-pad, x_end + pad)
+    ax.set_xticks(ticks)
+    ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+
+
+def _finish(ax: Axes, created: bool, extra: Sequence[Axes] = ()) -> Axes:
+    """Create the ticks inside the theme and, for a figure made here, fit its margins."""
+    _materialise_ticks(ax, *extra)
+    if created:
+        _fit_margins(ax.figure)
+    return ax
+
+
+def _draw_at_risk(
+    ax: Axes,
+    ticks: np.ndarray,
+    rows: Sequence[tuple[str, str, np.ndarray]],
+    min_cell_size: int | None,
+    title: str = "Number at risk",
+) -> Axes:
+    """A number-at-risk table in a new axes under ``ax``, sharing its x axis.
+
+    ``rows`` are (label, colour, counts at ``ticks``). Counts go through ``suppress_count``.
+    """
+    divider = make_axes_locatable(ax)
+    height = 0.24 * len(rows) + 0.08
+    rax = divider.append_axes("bottom", size=axes_size.Fixed(height), pad=axes_size.Fixed(0.78), sharex=ax)
+    rax.set_label("at_risk")
+    n = len(rows)
+    texts = [[suppress_count(int(k), min_cell_size) for k in counts] for _, _, counts in rows]
+    # smaller digits when long counts would touch their neighbours (DejaVu digits: 0.64 em wide)
+    x0, x1 = ax.get_xlim()
+    column_pt = ax.bbox.width * 72.0 / ax.figure.dpi * (ticks[1] - ticks[0]) / (x1 - x0) if len(ticks) > 1 else 1e9
+    longest = max((len(t) for row in texts for t in row), default=1)
+    fontsize = float(min(8.5, max(5.5, 0.92 * column_pt / (0.64 * longest))))
+    for i, ((_, color, _), row) in enumerate(zip(rows, texts)):
+        y = n - 1 - i
+        for t, text in zip(ticks, row):
+            rax.text(t, y, text, ha="center", va="center", fontsize=fontsize, color=color, gid="at_risk_count")
+    rax.set_ylim(-0.6, n - 0.4)
+    rax.set_yticks(np.arange(n - 1, -1, -1), [r[0] for r in rows])
+    for tick_label, (_, color, _) in zip(rax.get_yticklabels(), rows):
+        tick_label.set_color(color)
+        tick_label.set_fontsize(8.5)
+    rax.tick_params(axis="y", length=0, pad=6)
+    rax.tick_params(axis="x", bottom=False, labelbottom=False)
+    for side in ("left", "right", "top", "bottom"):
+        rax.spines[side].set_visible(False)
+    rax.set_title(title, loc="left", fontsize=9, fontweight="bold", pad=3)
+    rax.set_xlabel("")
+    return rax

@@ -1,0 +1,148 @@
+"""Cumulative incidence curves with a competing risk (:func:`cuminc_plot`).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+from matplotlib import ticker
+from matplotlib.axes import Axes
+
+from ensemble_helpers import labels as _labels
+from ensemble_helpers.plots._figure import (
+    _draw_at_risk,
+    _finish,
+    _new_axes,
+    _time_axis,
+    _time_ticks,
+)
+from ensemble_helpers.plots.style import group_colors, GROUP_COLORS, theme
+
+
+def cuminc_plot(
+    curve: pd.DataFrame,
+    ax: Axes | None = None,
+    *,
+    label: str | None = None,
+    color: str | None = None,
+    ci: bool = True,
+    durations: Any = None,
+    tick_every: float = 3,
+    xmax: float | None = None,
+    ymax: float | None = None,
+    min_cell_size: int | None = None,
+    title: str | None = None,
+    xlabel: str = "Months",
+    ylabel: str = "Cumulative incidence (%)",
+) -> Axes:
+    """Cumulative incidence curve(s) from ``stats.cumulative_incidence``, y axis in percent.
+
+    Parameters
+    ----------
+    curve : DataFrame
+        ``time``, ``estimate``, ``lower``, ``upper`` (proportions 0–1), one row per event time
+        from time 0; an optional ``group`` column draws one curve per group (in order of
+        appearance, coloured by :func:`group_color`).
+    ax : Axes, optional
+        Where to draw (a new figure by default).
+    label : str, optional
+        Legend text of a single curve (default: no legend for one curve).
+    color : str, optional
+        Colour of a single curve (default black, the "Overall" colour).
+    ci : bool
+        Draw the pointwise CI band.
+    durations : array-like or mapping, optional
+        Every patient's follow-up time (a mapping group -> array for a grouped curve). When
+        given, a number-at-risk table (duration >= t) is drawn under the plot and each curve is
+        extended to its last follow-up time. (The curve's own ``n_at_risk`` is only known at event
+        times, so it cannot give the number at risk at a tick exactly.)
+    tick_every, xmax : float
+        x ticks and at-risk columns; right end of the x axis.
+    ymax : float, optional
+        Top of the y axis in percent (default: fits the upper CI, at least 10%).
+    min_cell_size : int, optional
+        Suppress at-risk counts below this.
+    title, xlabel, ylabel : str
+        Texts.
+
+    Returns
+    -------
+    Axes
+    """
+    needed = ["time", "estimate"] + (["lower", "upper"] if ci else [])
+    absent = [c for c in needed if c not in curve.columns]
+    if absent:
+        raise KeyError(f"cuminc_plot: curve lacks column(s) {absent} (have {list(curve.columns)})")
+    if len(curve) == 0:
+        raise ValueError("cuminc_plot: the curve has no rows")
+    if "group" in curve.columns:
+        groups = list(dict.fromkeys(curve["group"].tolist()))
+        parts = [(g, curve[curve["group"] == g]) for g in groups]
+        colors = group_colors(groups)
+    else:
+        parts = [(None, curve)]
+        colors = {None: color or GROUP_COLORS["Overall"]}
+
+    def follow_up(g: Any) -> np.ndarray | None:
+        if durations is None:
+            return None
+        if isinstance(durations, Mapping):
+            if g not in durations:
+                raise KeyError(f"cuminc_plot: durations has no entry for group {g!r}")
+            d = durations[g]
+        else:
+            d = durations
+        d = np.sort(pd.to_numeric(pd.Series(np.asarray(d)), errors="raise").dropna().to_numpy(dtype=float))
+        return d
+
+    ends = []
+    for g, part in parts:
+        d = follow_up(g)
+        ends.append(max(float(pd.to_numeric(part["time"]).max()), float(d[-1]) if d is not None and d.size else 0.0))
+    ticks, x_end = _time_ticks(max(ends), tick_every, xmax)
+
+    def with_origin(t: np.ndarray, v: np.ndarray, end: float) -> tuple[np.ndarray, np.ndarray]:
+        if t[0] > 0:
+            t, v = np.r_[0.0, t], np.r_[0.0, v]
+        return np.r_[t, end], np.r_[v, v[-1]]
+
+    with theme():
+        created = ax is None
+        if created:
+            n_rows = len(parts) if durations is not None else 0
+            ax = _new_axes((8.0, (0.35 if title else 0.1) + 3.3 + 0.15
+                            + (0.78 + 0.24 * n_rows + 0.3 if n_rows else 0.6)))
+        top = 0.0
+        risk_rows = []
+        for (g, part), end in zip(parts, ends):
+            part = part.sort_values("time", kind="stable")
+            t = pd.to_numeric(part["time"]).to_numpy(dtype=float)
+            x, y = with_origin(t, pd.to_numeric(part["estimate"]).to_numpy(dtype=float) * 100, end)
+            name = label if g is None else _labels.label(g)
+            c = colors[g]
+            ax.step(x, y, where="post", color=c, lw=1.7, label=name, gid="cuminc_curve", zorder=3)
+            top = max(top, float(np.nanmax(y)))
+            if ci:
+                _, ylo = with_origin(t, pd.to_numeric(part["lower"]).to_numpy(dtype=float) * 100, end)
+                _, yhi = with_origin(t, pd.to_numeric(part["upper"]).to_numpy(dtype=float) * 100, end)
+                ok = ~np.isnan(ylo) & ~np.isnan(yhi)
+                ax.fill_between(x[ok], ylo[ok], yhi[ok], step="post", color=c, alpha=0.15, lw=0,
+                                gid="cuminc_ci", zorder=2)
+                if ok.any():
+                    top = max(top, float(np.nanmax(yhi[ok])))
+            d = follow_up(g)
+            if d is not None:
+                risk_rows.append((name or "Overall", c, d.size - np.searchsorted(d, ticks, side="left")))
+        y_top = ymax if ymax is not None else max(10.0, math.ceil(top * 1.1 / 5) * 5)
+        ax.set_ylim(-0.01 * y_top, y_top)
+        ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+        _time_axis(ax, ticks, x_end, xlabel, ylabel)
+        if title:
+            ax.set_title(_labels.label(title), loc="left")
+        if len(parts) > 1 or label:
+            ax.legend(loc="upper left")
+        extra = [_draw_at_risk(ax, ticks, risk_rows, min_cell_size)] if risk_rows else []
+        return _finish(ax, created, extra)

@@ -1,0 +1,211 @@
+"""Cox proportional-hazards hazard ratios with Efron ties, as R ``coxph``.
+
+A vectorised Newton-Raphson on the Efron partial likelihood (:mod:`._efron`). lifelines'
+``CoxPHFitter`` gives the same estimates but loops in Python over rows or unique times (40 s to
+420 s with 1,000,000 patients in our measurements, against 0.1-2 s here).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+# scipy.special, not scipy.stats: the same distribution functions without the ~1 s import of
+# scipy.stats that every notebook kernel would pay
+from scipy import special as _special
+
+from ensemble_helpers.stats._checks import (
+    _check_conf_level,
+    _clean_survival,
+    _group_codes,
+    _require_columns,
+    _z_value,
+    StatsInputError,
+)
+from ensemble_helpers.stats._design import _complete_rows, _design_matrix, _pattern_codes
+from ensemble_helpers.stats._efron import _EfronData
+
+logger = logging.getLogger(__name__)
+
+
+# coxph.control() defaults: eps (relative change in log-likelihood) and iter.max.
+_COX_EPS = 1e-9
+_COX_MAX_ITER = 20
+
+
+def _newton(
+    data: _EfronData, beta: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, bool, np.ndarray]:
+    """Newton-Raphson with step halving from ``beta``, as R coxph.fit (eps 1e-9, iter.max 20).
+
+    Returns coefficients, their covariance (inverse information at the estimate), whether the
+    fit converged, and which coefficients may be infinite (R's check in coxph.fit).
+    """
+    loglik = data.loglik(beta)
+    score, info = data.derivatives()
+    converged = False
+    for _ in range(_COX_MAX_ITER):
+        step = np.linalg.solve(info, score)
+        new = beta + step
+        new_loglik = data.loglik(new)
+        halvings = 0
+        while (not np.isfinite(new_loglik) or new_loglik < loglik) and halvings < 30:
+            step = step / 2.0
+            new = beta + step
+            new_loglik = data.loglik(new)
+            halvings += 1
+        done = abs(1.0 - loglik / new_loglik) <= _COX_EPS if new_loglik != 0 else True
+        beta, loglik = new, new_loglik
+        score, info = data.derivatives()
+        if done:
+            converged = True
+            break
+    cov = np.linalg.inv(info)
+    # R's check for a coefficient that may be infinite (monotone likelihood)
+    infs = np.abs(score @ cov)
+    maybe_infinite = (infs > _COX_EPS) & (infs > math.sqrt(_COX_EPS) * np.abs(beta))
+    return beta, cov, converged, maybe_infinite
+
+
+def cox_hr(
+    df: pd.DataFrame,
+    duration: str,
+    event: str,
+    covariates: Sequence[str] | str,
+    strata: str | Sequence[str] | None = None,
+    reference: Mapping[str, Any] | None = None,
+    conf_level: float = 0.95,
+) -> pd.DataFrame:
+    """Hazard ratios from a Cox proportional-hazards model (Efron ties), as R ``coxph``.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        One row per patient.
+    duration, event : str
+        Follow-up time and event indicator (int 0/1 or bool) columns.
+    covariates : list of str
+        Model terms. Numeric and boolean columns enter as they are (one coefficient per unit /
+        for True); categorical, string and object columns are dummy-coded against a reference
+        level, one coefficient per other level.
+    strata : str or list of str, optional
+        Stratification column(s): a separate baseline hazard per stratum, as
+        ``coxph(... + strata(s))``.
+    reference : dict, optional
+        Reference level per categorical covariate, e.g. ``{"regimen_group": "tki"}``. Default:
+        the first category of a categorical column, else the first sorted level.
+    conf_level : float, default 0.95
+        Confidence level of the hazard-ratio interval.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per coefficient: ``term`` (the column name, or ``"variable=level"`` for a
+        dummy), ``variable``, ``level`` and ``reference`` (None for numeric covariates),
+        ``coef`` (log hazard ratio), ``se``, ``hr``, ``hr_lower``,
+        ``hr_upper`` (Wald, exp(coef -/+ z se)), ``p`` (Wald), ``n`` and ``events`` (patients
+        and events in the model).
+
+    Notes
+    -----
+    Complete-case analysis, as R: patients missing the duration, event, any covariate or a
+    stratum are left out, and ``n`` / ``events`` count the patients used. Terms that cannot
+    be estimated -- a level with no patients, a column without variation, a column that is a
+    linear combination of earlier ones -- are left out of the fit and reported with NaN
+    estimates; with no events, every term is NaN. A warning is logged when the likelihood
+    suggests an infinite coefficient (e.g. a level with no events), where R warns too.
+
+    The partial likelihood is maximised here with a vectorised Newton-Raphson rather than with
+    lifelines' ``CoxPHFitter``, which gives the same estimates but took 40-420 s with
+    1,000,000 patients; see the module docstring.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"t": [5, 6, 6, 2, 4, 4, 8, 9, 3, 7],
+    ...                    "e": [1, 0, 1, 1, 1, 0, 1, 0, 1, 1],
+    ...                    "arm": ["B", "A", "A", "B", "B", "A", "A", "A", "B", "A"]})
+    >>> res = cox_hr(df, "t", "e", ["arm"])
+    >>> res[["term", "reference", "n", "events"]]
+        term reference   n  events
+    0  arm=B         A  10       7
+    >>> bool(res.loc[0, "hr"] > 1)
+    True
+    """
+    z = _z_value(_check_conf_level(conf_level))
+    if isinstance(covariates, str):
+        covariates = [covariates]
+    covariates = list(covariates)
+    if not covariates:
+        raise StatsInputError("covariates must name at least one column")
+    if len(set(covariates)) != len(covariates):
+        raise StatsInputError(f"covariates are repeated: {covariates}")
+    strata_cols = [] if strata is None else ([strata] if isinstance(strata, str) else list(strata))
+    reference = dict(reference or {})
+    unknown = sorted(set(reference) - set(covariates), key=str)
+    if unknown:
+        raise StatsInputError(f"reference given for {unknown}, which are not covariates")
+    _require_columns(df, [duration, event, *covariates, *strata_cols])
+
+    t, e, ok = _clean_survival(
+        df[duration], df[event], index=df.index, duration_name=duration, event_name=event
+    )
+    x, terms = _design_matrix(df, covariates, reference)
+    ok &= _complete_rows(x, len(df))
+    if strata_cols:
+        # one integer per combination of strata levels (mixed radix)
+        s_all = np.zeros(len(df), dtype=np.int64)
+        for col in strata_cols:
+            codes, levels = _group_codes(df[col])
+            ok &= codes >= 0
+            s_all = s_all * max(len(levels), 1) + codes
+        s = s_all
+    else:
+        s = np.zeros(len(df), dtype=np.int64)
+    # all rows are passed on: _EfronData sorts and gathers the complete cases in one go
+    keep = None if ok.all() else ok
+    n = int(np.count_nonzero(ok))
+    n_events = int(round(float(e[ok].sum() if keep is not None else e.sum())))
+
+    p = len(terms)
+    coef = np.full(p, math.nan)
+    se = np.full(p, math.nan)
+    data = None
+    estimable = np.zeros(p, dtype=bool)
+    if n_events > 0 and p > 0:
+        data = _EfronData(t, e, s, x, keep=keep, pattern=_pattern_codes(x, len(df)))
+        estimable = data.estimable()
+    dropped = [terms[j]["term"] for j in np.flatnonzero(~estimable)]
+    if dropped:
+        logger.warning("Cox model: not estimable, reported as NaN: %s", dropped)
+    if data is not None and estimable.any():
+        try:
+            data.keep_columns(estimable)
+            b, cov, converged, maybe_infinite = _newton(data, np.zeros(int(estimable.sum())))
+            coef[estimable] = b
+            se[estimable] = np.sqrt(np.diag(cov))
+            if not converged:
+                logger.warning("Cox model did not converge in %d iterations", _COX_MAX_ITER)
+            if maybe_infinite.any():
+                names = [terms[j]["term"] for j in np.flatnonzero(estimable)[maybe_infinite]]
+                logger.warning(
+                    "Cox model: coefficient(s) of %s may be infinite (monotone likelihood, "
+                    "e.g. a level with no events); R coxph warns the same",
+                    names,
+                )
+        except np.linalg.LinAlgError:
+            logger.warning("Cox model: singular information matrix; estimates set to NaN")
+    with np.errstate(over="ignore", invalid="ignore"):
+        zstat = coef / se
+        out = pd.DataFrame(terms, columns=["term", "variable", "level", "reference"]).astype(object)
+        out["coef"] = coef
+        out["se"] = se
+        out["hr"] = np.exp(coef)
+        out["hr_lower"] = np.exp(coef - z * se)
+        out["hr_upper"] = np.exp(coef + z * se)
+        out["p"] = 2.0 * _special.ndtr(-np.abs(zstat))  # two-sided normal p
+    out["n"] = n
+    out["events"] = n_events
+    return out
