@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from ensemble_helpers import batch
+from ensemble_helpers.batch import plan, runner
 from ensemble_helpers.batch import (
     BatchError,
     BatchResult,
@@ -158,7 +159,7 @@ def test_failure_keeps_previous_good_report_and_marks_it_stale(repo: Path) -> No
 def test_unchanged_runs_are_skipped_force_reruns_and_changes_rerun_only_their_runs(
         repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # the real helper-package hash changes whenever someone edits ensemble_helpers/: pin it
-    monkeypatch.setattr(batch, "package_hash", lambda package_dir=None: "pinned")
+    monkeypatch.setattr(plan, "package_hash", lambda package_dir=None: "pinned")
     alpha, beta = write_params(repo, "alpha"), write_params(repo, "beta")
 
     def statuses(**kwargs: object) -> dict[str, str]:
@@ -173,14 +174,14 @@ def test_unchanged_runs_are_skipped_force_reruns_and_changes_rerun_only_their_ru
 
     # the other inputs of the fingerprint, checked without running kernels again
     def up_to_date(**kwargs: object) -> list[bool]:
-        specs = batch._plan([alpha, beta], [LIGHT], repo / "reports", repo, **{"show_code": False, **kwargs})
-        return [batch._is_up_to_date(spec) for spec in specs]
+        specs = plan._plan([alpha, beta], [LIGHT], repo / "reports", repo, **{"show_code": False, **kwargs})
+        return [plan._is_up_to_date(spec) for spec in specs]
 
     assert up_to_date() == [True, True]
     assert up_to_date(show_code=True) == [False, False]
-    monkeypatch.setattr(batch, "package_hash", lambda package_dir=None: "edited helpers")
+    monkeypatch.setattr(plan, "package_hash", lambda package_dir=None: "edited helpers")
     assert up_to_date() == [False, False]
-    monkeypatch.setattr(batch, "package_hash", lambda package_dir=None: "pinned")
+    monkeypatch.setattr(plan, "package_hash", lambda package_dir=None: "pinned")
     with open(repo / "data" / "patients.csv", "a") as fh:
         fh.write("P999,1.0,1,2.0,1,PR\n")
     assert up_to_date() == [False, False]
@@ -274,7 +275,7 @@ def test_main_parses_arguments_and_calls_run_batch(monkeypatch: pytest.MonkeyPat
         failed = batch.RunResult("p", "nb", "failed", 1.0, batch.RunError("KeyError", "'x'", 3, 2, "d['x']"))
         return BatchResult(tmp_path, [failed], tmp_path / "index.html", tmp_path / "s.csv", tmp_path / "m.json")
 
-    monkeypatch.setattr(batch, "run_batch", fake_run_batch)
+    monkeypatch.setattr(runner, "run_batch", fake_run_batch)
     code = main(["a.yaml", "b.yaml", "--notebooks", "x.ipynb", "--output-dir", "out", "--jobs", "3",
                  "--show-code", "--force", "--dask-scheduler", "tcp://127.0.0.1:8786", "--no-progress"])
     assert code == 1

@@ -1,0 +1,108 @@
+"""Run every parameter file against every notebook and publish offline HTML reports.
+
+``run_batch`` is the library function; ``ensemble-run`` and ``python -m ensemble_helpers.batch``
+are thin command-line shells over it (``main``). One module per job, in the manner of papermill:
+
+``cli``      argument parsing (``main``)
+``plan``     parameter files x notebooks -> runs, fingerprints, the up-to-date check
+``runner``   ``run_batch``: local slots or a Dask cluster, progress, batch-level files
+``execute``  one run in a worker: kernel manager, Papermill engine, recovery of a dead worker
+``render``   executed notebook -> offline HTML (nbconvert), failure banner, provenance footer
+``publish``  atomic publishing, manifest.json, summary.csv, the output-folder lock
+``index``    index.html from ``templates/index.html.j2``; key estimates
+``runs``     the plain data passed between them (``RunSpec``, ``RunResult``, ``BatchResult``)
+
+For each *run* (one parameter file x one notebook) a worker process:
+
+1. executes the notebook with Papermill's in-process API, injecting every key of the YAML file
+   plus ``params_file`` (absolute path) and ``output_dir`` (the run's private temporary folder);
+   the kernel's working directory is the repository root (the directory ``ensemble-run`` is
+   invoked from), so relative ``data_path`` values work;
+2. renders the executed notebook to self-contained HTML in the same process (nbconvert's
+   ``HTMLExporter``: code hidden unless ``show_code``, images embedded as base64 PNG, no script,
+   stylesheet or image fetched from the network) with a provenance footer;
+3. publishes the outputs atomically (``os.replace`` from a temporary folder inside the output
+   directory), or, when the run failed, puts ``<notebook>.failed.ipynb``/``.failed.html`` beside
+   the last good report, which stays in place (the index marks it stale).
+
+Output layout (``<out>`` is ``--output-dir``)::
+
+    <out>/index.html                       status grid + key estimates, self-contained
+    <out>/summary.csv                      every record of every results file + param_set, notebook
+    <out>/manifest.json                    last status, hashes and versions of every run
+    <out>/<param>/<notebook>.ipynb         executed notebook (last good run)
+    <out>/<param>/<notebook>.html          rendered report (last good run)
+    <out>/<param>/<notebook>.results.json  the ``results.json`` the notebook wrote into output_dir
+    <out>/<param>/<notebook>_files/        anything else the notebook wrote into output_dir
+    <out>/<param>/<notebook>.provenance.json  input hashes + versions of the last good run
+    <out>/<param>/<notebook>.failed.ipynb|.html  last failed attempt, when it failed
+
+Several notebooks share one parameter-set folder, so each notebook writes ``results.json`` into its
+own temporary ``output_dir`` and the runner stores it as ``<notebook>.results.json``.
+
+A run is skipped when the SHA-256 of its notebook, parameter file, data file (``data_path`` from the
+YAML, when it exists), the helper package (every ``ensemble_helpers/*.py`` and ``*.yaml``), the
+versions of the analysis stack and the ``show_code`` choice all equal those recorded in its
+``.provenance.json`` and the report files exist. ``force=True`` re-runs everything.
+
+The parameter file's own ``output_dir`` key, if any, is overridden by the run's temporary folder.
+
+Local runs go to ``jobs`` single-worker process pools ("slots"). A slot's worker process stays
+alive for many runs (Papermill and nbconvert are imported once per worker, the HTML template is
+compiled once), and a worker that dies (SIGKILL, out of memory) breaks only its own slot: that run
+is marked failed (its partial notebook is still rendered), the slot gets a fresh worker, and every
+other run completes. ``dask_scheduler`` sends the same worker function to a Dask cluster instead.
+
+Examples
+--------
+>>> from ensemble_helpers.batch import run_batch
+>>> result = run_batch(["params/overall.yaml"], ["notebooks/02_endpoints.ipynb"],
+...                    "reports")  # doctest: +SKIP
+>>> [(run.run_id, run.status) for run in result.runs]  # doctest: +SKIP
+[('overall/02_endpoints', 'ok')]
+"""
+from __future__ import annotations
+
+from ensemble_helpers.batch.cli import main
+from ensemble_helpers.batch.errors import (
+    BatchError,
+    MissingDependencyError,
+    OutputDirBusyError,
+    ParamFileError,
+)
+from ensemble_helpers.batch.index import KEY_ESTIMATES, format_estimate, select_key_estimates
+from ensemble_helpers.batch.plan import VERSIONED_PACKAGES, package_hash, package_versions
+from ensemble_helpers.batch.render import external_resources
+from ensemble_helpers.batch.runner import run_batch
+from ensemble_helpers.batch.runs import (
+    STATUS_FAILED,
+    STATUS_OK,
+    STATUS_SKIPPED,
+    BatchResult,
+    RunError,
+    RunResult,
+    RunSpec,
+)
+
+__all__ = [
+    "KEY_ESTIMATES",
+    "STATUS_FAILED",
+    "STATUS_OK",
+    "STATUS_SKIPPED",
+    "VERSIONED_PACKAGES",
+    "BatchError",
+    "BatchResult",
+    "MissingDependencyError",
+    "OutputDirBusyError",
+    "ParamFileError",
+    "RunError",
+    "RunResult",
+    "RunSpec",
+    "external_resources",
+    "format_estimate",
+    "main",
+    "package_hash",
+    "package_versions",
+    "run_batch",
+    "select_key_estimates",
+]

@@ -1,0 +1,268 @@
+"""Orchestration: ``run_batch`` plans the runs, dispatches them to local slots or a Dask cluster,
+and writes the batch-level files."""
+from __future__ import annotations
+
+import concurrent.futures as cf
+import logging
+import math
+import multiprocessing
+import os
+import secrets
+import shutil
+import sys
+import tempfile
+import time
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+from typing import Any
+
+from ensemble_helpers.batch.errors import BatchError, MissingDependencyError
+from ensemble_helpers.batch.execute import _DIED, _execute_run, _init_worker, _salvage_run
+from ensemble_helpers.batch.plan import (
+    _check_unique_stems,
+    _existing_paths,
+    _expand,
+    _is_up_to_date,
+    _plan,
+    _read_json,
+)
+from ensemble_helpers.batch.publish import _lock, _read_manifest, _write_batch_files
+from ensemble_helpers.batch.runs import STATUS_SKIPPED, BatchResult, RunResult, RunSpec
+
+__all__ = ["run_batch"]
+
+logger = logging.getLogger(__name__)
+
+#: Imported once in the fork server; workers fork from it. The heavy stack (Papermill, nbconvert)
+#: is imported by each worker's initializer instead, after ``_skip_slow_optional_imports``.
+_PRELOAD = ["ensemble_helpers.batch"]
+
+
+def _mp_context() -> multiprocessing.context.BaseContext:
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(_PRELOAD)
+        return ctx
+    return multiprocessing.get_context("spawn")
+
+
+def _run_local(specs: Sequence[RunSpec], jobs: int) -> Iterator[RunResult]:
+    """Run ``specs`` on ``jobs`` single-worker pools; a dead worker only fails its own run.
+
+    Each slot is its own ``ProcessPoolExecutor(max_workers=1)``, so when a worker dies
+    (``BrokenProcessPool``) the culprit is known exactly and no other run is lost: the slot gets a
+    fresh worker, which first renders what the dead one left (``_salvage_run``).
+    """
+    ctx = _mp_context()
+
+    def new_slot() -> cf.ProcessPoolExecutor:
+        return cf.ProcessPoolExecutor(max_workers=1, mp_context=ctx, initializer=_init_worker)
+
+    pending = deque(specs)
+    slots = [new_slot() for _ in range(min(jobs, len(specs)))]
+    free = list(range(len(slots)))
+    # future -> (slot, spec, start time, True if this is a salvage job)
+    running: dict[cf.Future[RunResult], tuple[int, RunSpec, float, bool]] = {}
+    clean_exit = False
+    try:
+        while pending or running:
+            while pending and free:
+                slot = free.pop()
+                spec = pending.popleft()
+                future = slots[slot].submit(_execute_run, spec)
+                running[future] = (slot, spec, time.perf_counter(), False)
+            done, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
+            for future in done:
+                slot, spec, started, salvage = running.pop(future)
+                elapsed = time.perf_counter() - started
+                try:
+                    result = future.result()
+                except BrokenProcessPool as exc:
+                    slots[slot].shutdown(wait=False, cancel_futures=True)
+                    slots[slot] = new_slot()
+                    if not salvage:
+                        logger.warning("worker for %s died; starting a fresh one", spec.run_id)
+                        retry = slots[slot].submit(_salvage_run, spec, type(exc).__name__, _DIED, elapsed)
+                        running[retry] = (slot, spec, started, True)
+                        continue
+                    result = _salvage_run(spec, type(exc).__name__, _DIED, elapsed, render=False)
+                except Exception as exc:  # e.g. an unpicklable result: fail this run only
+                    result = _salvage_run(spec, type(exc).__name__, str(exc), elapsed, render=False)
+                free.append(slot)
+                yield result
+        clean_exit = True
+    finally:
+        for executor in slots:
+            executor.shutdown(wait=clean_exit, cancel_futures=True)
+
+
+def _run_dask(specs: Sequence[RunSpec], address: str) -> Iterator[RunResult]:
+    """Submit the same worker function to an existing Dask distributed scheduler."""
+    try:
+        from distributed import Client, as_completed
+    except ImportError as exc:
+        raise MissingDependencyError(
+            "--dask-scheduler needs the optional 'distributed' package; install it with"
+            " pip install 'ensemble-helpers[dask]'") from exc
+    try:
+        client = Client(address, set_as_default=False)
+    except (OSError, TimeoutError) as exc:
+        raise BatchError(f"cannot connect to the Dask scheduler at {address}: {exc}") from exc
+    with client:
+        futures = {client.submit(_execute_run, spec, pure=False,
+                                 key=f"ensemble-run-{spec.param_set}-{spec.notebook}-{secrets.token_hex(4)}"):
+                   (spec, time.perf_counter()) for spec in specs}
+        for future in as_completed(futures, loop=client.loop):
+            spec, started = futures[future]
+            try:
+                result = future.result()
+            except Exception as exc:  # KilledWorker after Dask's retries, lost connection...
+                elapsed = time.perf_counter() - started
+                evalue = f"{_DIED}: {exc}"
+                try:
+                    result = client.submit(_salvage_run, spec, type(exc).__name__, evalue, elapsed,
+                                           pure=False).result()
+                except Exception:
+                    result = _salvage_run(spec, type(exc).__name__, evalue, elapsed, render=False)
+            finally:
+                future.release()
+            yield result
+
+
+def run_batch(
+    param_files: Iterable[str | os.PathLike[str]] | None,
+    notebooks: Iterable[str | os.PathLike[str]] | None,
+    output_dir: str | os.PathLike[str],
+    jobs: int | None = None,
+    show_code: bool = False,
+    force: bool = False,
+    dask_scheduler: str | None = None,
+    progress: bool = True,
+    cwd: str | os.PathLike[str] | None = None,
+) -> BatchResult:
+    """Execute every parameter file x notebook, render HTML, write index.html and summary.csv.
+
+    Parameters
+    ----------
+    param_files : iterable of path, or None
+        YAML parameter files, or folders of them (``*.yaml``, ``*.yml``); ``None`` or empty means
+        ``<cwd>/params``.
+    notebooks : iterable of path, or None
+        Notebooks or folders of them; ``None`` or empty means ``<cwd>/notebooks``.
+    output_dir : path
+        Where reports go (created if needed); relative to the current directory.
+    jobs : int, optional
+        Parallel runs (default ``os.cpu_count()``). Ignored with ``dask_scheduler``.
+    show_code : bool
+        Keep code cells in the HTML (default: outputs only).
+    force : bool
+        Re-run runs whose inputs are unchanged.
+    dask_scheduler : str, optional
+        Address of a running Dask scheduler (``tcp://host:8786``); needs ``distributed`` and a
+        file system shared with the workers.
+    progress : bool
+        Show a tqdm progress bar and one line per finished run on stderr.
+    cwd : path, optional
+        Repository root: kernels run there and relative ``data_path`` values resolve against it
+        (default: the current directory).
+
+    Returns
+    -------
+    BatchResult
+        One ``RunResult`` per run, in parameter-file then notebook order.
+
+    Raises
+    ------
+    BatchError
+        Nothing to run, duplicate names, unreadable parameter file, output directory busy.
+    MissingDependencyError
+        ``dask_scheduler`` given but ``distributed`` is not installed.
+    """
+    started = time.perf_counter()
+    root = Path(cwd).resolve() if cwd is not None else Path.cwd().resolve()
+    param_items = list(param_files or []) or [root / "params"]
+    notebook_items = list(notebooks or []) or [root / "notebooks"]
+    param_paths = _expand(param_items, ("*.yaml", "*.yml"), "parameter file")
+    notebook_paths = [p for p in _expand(notebook_items, ("*.ipynb",), "notebook")
+                      if not p.stem.endswith("-checkpoint")]
+    if not param_paths:
+        raise BatchError(f"no parameter files (*.yaml) in {', '.join(map(str, param_items))}")
+    if not notebook_paths:
+        raise BatchError(f"no notebooks (*.ipynb) in {', '.join(map(str, notebook_items))}")
+    _check_unique_stems(param_paths, "parameter file")
+    _check_unique_stems(notebook_paths, "notebook")
+    if dask_scheduler:
+        try:
+            import distributed  # noqa: F401 - fail before any work is done
+        except ImportError as exc:
+            raise MissingDependencyError(
+                "--dask-scheduler needs the optional 'distributed' package; install it with"
+                " pip install 'ensemble-helpers[dask]'") from exc
+    out = Path(output_dir)
+    out = (out if out.is_absolute() else Path.cwd() / out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    manifest_path = out / "manifest.json"
+
+    with _lock(out):
+        for stale in out.glob(".tmp-*"):  # left by a crashed batch; we hold the lock
+            shutil.rmtree(stale, ignore_errors=True)
+        manifest = _read_manifest(manifest_path)
+        # kernel connection files and IPC sockets: a short path (unix sockets allow ~100 chars)
+        runtime_root = tempfile.mkdtemp(prefix="ensemble-run-")
+        specs = _plan(param_paths, notebook_paths, out, root, show_code, runtime_root)
+        results: dict[str, RunResult] = {}
+        to_run = []
+        for spec in specs:
+            if not force and _is_up_to_date(spec):
+                prov = _read_json(spec.dest / f"{spec.notebook}.provenance.json") or {}
+                results[spec.run_id] = RunResult(
+                    spec.param_set, spec.notebook, STATUS_SKIPPED, 0.0, None,
+                    _existing_paths(spec.dest, spec.notebook), inputs=spec.inputs,
+                    run_date=prov.get("run_date", ""))
+            else:
+                to_run.append(spec)
+        # Longest runs first (by last recorded duration; unknown first) to shorten the batch.
+        last = {key: (e.get("report") or {}).get("duration") for key, e in manifest["runs"].items()}
+        to_run.sort(key=lambda s: -(last.get(s.run_id) or math.inf))
+
+        bar = _progress_bar(len(specs), progress)
+        bar.update(len(results))
+        for result in results.values():
+            _announce(bar, result, progress)
+        try:
+            if to_run:
+                jobs = max(1, jobs or os.cpu_count() or 1)
+                stream = _run_dask(to_run, dask_scheduler) if dask_scheduler else _run_local(to_run, jobs)
+                for result in stream:
+                    results[result.run_id] = result
+                    bar.update(1)
+                    _announce(bar, result, progress)
+        finally:
+            # also after Ctrl-C or a lost Dask scheduler: index what finished
+            bar.close()
+            shutil.rmtree(runtime_root, ignore_errors=True)
+            index_path, summary_path = _write_batch_files(out, manifest, specs, results)
+    ordered = [results[spec.run_id] for spec in specs]
+    return BatchResult(out, ordered, index_path, summary_path, manifest_path,
+                       time.perf_counter() - started)
+
+
+def _progress_bar(total: int, enabled: bool) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="run", desc="ensemble-run", file=sys.stderr, disable=not enabled,
+                dynamic_ncols=True)
+
+
+def _announce(bar: Any, result: RunResult, enabled: bool) -> None:
+    if result.status == STATUS_SKIPPED:
+        line = f"{'skipped':7} {result.run_id} (unchanged)"
+    else:
+        line = f"{result.status:7} {result.run_id} {result.duration:.1f}s"
+        if result.error:
+            line += f"  {result.error.describe()}"
+    logger.info(line)
+    if enabled:
+        bar.write(line, file=sys.stderr)
