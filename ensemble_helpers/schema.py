@@ -62,6 +62,13 @@ CATEGORIES: dict[str, tuple[str, ...]] = {
     ),
     "next_best_response": ("CR", "PR", "SD", "PD", "NE"),
 }
+#: Optional columns: a file may lack them; when present they follow their rules (no missing
+#: values, the type below). Booleans: prior anti-HER2 therapy before T-DXd.
+OPTIONAL_BOOL_COLUMNS = ("prior_trastuzumab", "prior_pertuzumab", "prior_tdm1")
+OPTIONAL_CATEGORIES: dict[str, tuple[str, ...]] = {
+    "tdxd_best_response": ("CR", "PR", "SD", "PD", "NE"),
+}
+OPTIONAL_COLUMNS: tuple[str, ...] = OPTIONAL_BOOL_COLUMNS + tuple(OPTIONAL_CATEGORIES)
 #: Every column of the contract, in the order of the documentation.
 REQUIRED_COLUMNS: tuple[str, ...] = (
     "patient_id",
@@ -357,11 +364,22 @@ def _check_stored_types(df: pd.DataFrame) -> list[Violation]:
         s = df[col]
         if not (pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)) and not s.isna().all():
             out.append(Violation(f"stored as {s.dtype}, expected a numeric type", (col,), 0))
-    for col in BOOL_COLUMNS:
+    for col in _bool_columns(df):
         s = df[col]
         if not pd.api.types.is_bool_dtype(s):
             out.append(Violation(f"stored as {s.dtype}, expected boolean", (col,), 0))
     return out
+
+
+def _bool_columns(df: pd.DataFrame) -> tuple[str, ...]:
+    """The boolean columns of the contract present in ``df`` (optional ones only when there)."""
+    return BOOL_COLUMNS + tuple(c for c in OPTIONAL_BOOL_COLUMNS if c in df.columns)
+
+
+def _categories(df: pd.DataFrame) -> dict[str, tuple[str, ...]]:
+    """The categorical columns of the contract present in ``df`` with their levels."""
+    extra = {c: lv for c, lv in OPTIONAL_CATEGORIES.items() if c in df.columns}
+    return {**CATEGORIES, **extra}
 
 
 def _is_date_objects(s: pd.Series) -> bool:
@@ -394,13 +412,16 @@ def _convert(df: pd.DataFrame, ids: np.ndarray) -> tuple[pd.DataFrame, list[Viol
                 continue
             values = values.round().astype("Int64")
         out[col] = values
-    for col in BOOL_COLUMNS:
+    for col in _bool_columns(df):
         out[col], bad = _to_bool(df[col])
         if bad.any():
             violations.append(
                 _violation("not a boolean (use true/false or 1/0)", (col,), bad, ids)
             )
-    for col, levels in CATEGORIES.items():
+        missing = df[col].isna().to_numpy(dtype=bool)
+        if missing.any():  # a blank yes/no is unknown, never False
+            violations.append(_violation("missing value in a required column", (col,), missing, ids))
+    for col, levels in _categories(df).items():
         text = _as_text(df[col])
         bad = (text.notna() & ~text.isin(levels)).to_numpy()
         if bad.any():
@@ -497,17 +518,10 @@ def _rules() -> list[tuple[str, tuple[str, ...], Callable[[pd.DataFrame], pd.Ser
             lambda d: d["death_date"].isna() | (d["last_followup"] == d["death_date"]),
         )
     )
-    rules.append(
-        (
-            "tdxd_ild_grade is required when tdxd_discontinuation_reason is ild",
-            ("tdxd_discontinuation_reason", "tdxd_ild_grade"),
-            lambda d: (d["tdxd_discontinuation_reason"] != "ild") | d["tdxd_ild_grade"].notna(),
-        )
-    )
     return rules
 
 
-def _schema(skip: set[str]) -> pa.DataFrameSchema:
+def _schema(skip: set[str], present: pd.DataFrame) -> pa.DataFrameSchema:
     import pandera.pandas as pa  # here, not at the top: a cached table needs no pandera (~0.3 s)
 
     columns: dict[str, pa.Column] = {}
@@ -528,7 +542,7 @@ def _schema(skip: set[str]) -> pa.DataFrameSchema:
     add("ecog", [pa.Check.in_range(0, 4, error="must be between 0 and 4")])
     add("prior_lines", [pa.Check.ge(0, error="must be 0 or more")])
     add("tdxd_ild_grade", [pa.Check.in_range(1, 5, error="must be between 1 and 5")])
-    for col in DATE_COLUMNS + BOOL_COLUMNS + tuple(CATEGORIES):
+    for col in DATE_COLUMNS + _bool_columns(present) + tuple(_categories(present)):
         add(col, [])
     return pa.DataFrameSchema(columns, strict=False)
 
@@ -543,7 +557,7 @@ def _check_rules(df: pd.DataFrame, ids: np.ndarray, skip: set[str]) -> list[Viol
 
     out: list[Violation] = []
     try:
-        _schema(skip).validate(df, lazy=True)
+        _schema(skip, df).validate(df, lazy=True)
     except SchemaErrors as err:
         out += _translate(err.failure_cases, df, ids)
     for text, cols, fn in _rules():  # unreadable values are NaN/NaT here and pass

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 import yaml
 
@@ -17,6 +19,8 @@ from ensemble_helpers.schema import DataContractError, load_patients
 
 HERE = Path(__file__).resolve().parent / "bad_inputs"
 CASES = yaml.safe_load((HERE / "cases.yaml").read_text())["cases"]
+ERRS = [c for c in CASES if "error" in c]
+LOADS = [c for c in CASES if "loads" in c]
 ERRORS = {"DataContractError": DataContractError, "ParameterError": ParameterError}
 
 
@@ -25,7 +29,26 @@ def test_suite_is_large_enough():
     assert len({c["name"] for c in CASES}) == len(CASES)
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
+def _same(actual, expected) -> bool:
+    """A loaded value equals the expected one written in cases.yaml (dates as YYYY-MM-DD)."""
+    if expected is None:
+        return bool(pd.isna(actual))
+    if isinstance(actual, pd.Timestamp):
+        return actual.strftime("%Y-%m-%d") == expected
+    if pd.isna(actual):
+        return False
+    return type(expected)(actual) == expected and (not isinstance(expected, bool) or isinstance(actual, (bool, np.bool_)))
+
+
+@pytest.mark.parametrize("case", LOADS, ids=[c["name"] for c in LOADS])
+def test_unusual_input_loads_exactly(case):
+    frame = load_patients(HERE / case["file"], use_cache=False)
+    row = frame.set_index("patient_id").loc[case["loads"]["row"]]
+    for column, expected in case["loads"]["values"].items():
+        assert _same(row[column], expected), f"{case['name']}: {column} = {row[column]!r}, expected {expected!r}"
+
+
+@pytest.mark.parametrize("case", ERRS, ids=[c["name"] for c in ERRS])
 def test_bad_input_gets_its_error(case):
     path = HERE / case["file"]
     with pytest.raises(ERRORS[case["error"]]) as info:

@@ -7,6 +7,8 @@ import pytest
 
 from ensemble_helpers.schema import (
     CATEGORIES,
+    OPTIONAL_CATEGORIES,
+    OPTIONAL_COLUMNS,
     REQUIRED_COLUMNS,
     DataContractError,
     load_patients,
@@ -39,6 +41,22 @@ def test_valid_file_is_typed(tmp_path):
         assert list(df[col].cat.categories) == list(levels)
 
 
+def test_optional_columns_absent_or_typed(tmp_path):
+    df = load_patients(write_csv(tmp_path, patient()))
+    assert not set(OPTIONAL_COLUMNS) & set(df.columns)
+    extra = dict(prior_trastuzumab=True, prior_pertuzumab="0", prior_tdm1="yes", tdxd_best_response="PR")
+    df = load_patients(write_csv(tmp_path, patient(**extra), patient(patient_id="P2", **extra), name="o.csv"))
+    assert df["prior_trastuzumab"].dtype == bool and df["prior_trastuzumab"].all()
+    assert not df["prior_pertuzumab"].any() and df["prior_tdm1"].all()
+    assert list(df["tdxd_best_response"].cat.categories) == list(OPTIONAL_CATEGORIES["tdxd_best_response"])
+    assert df["tdxd_best_response"].tolist() == ["PR", "PR"]
+
+
+def test_ild_grade_may_be_unknown(tmp_path):
+    df = load_patients(write_csv(tmp_path, patient(tdxd_discontinuation_reason="ild", tdxd_ild_grade=None)))
+    assert df["tdxd_ild_grade"].isna().all() and df["tdxd_discontinuation_reason"].eq("ild").all()
+
+
 def test_parquet_round_trip(tmp_path):
     typed = load_patients(write_csv(tmp_path, patient(), patient(patient_id="P2")))
     typed.to_parquet(tmp_path / "p.parquet")
@@ -67,8 +85,6 @@ def test_parquet_round_trip(tmp_path):
         ({"ild_recurrence_date": "2023-10-01"}, "last_followup must be on or after ild_recurrence_date",
          ("ild_recurrence_date", "last_followup")),
         ({"death_date": "2023-08-01"}, "last_followup must equal death_date", ("death_date", "last_followup")),
-        ({"tdxd_discontinuation_reason": "ild"}, "tdxd_ild_grade is required",
-         ("tdxd_discontinuation_reason", "tdxd_ild_grade")),
     ],
 )
 def test_each_date_rule(tmp_path, changes, rule, columns):
@@ -96,10 +112,18 @@ def test_each_date_rule(tmp_path, changes, rule, columns):
         ({"visceral_metastasis": "maybe"}, "visceral_metastasis", "not a boolean"),
         ({"last_followup": None}, "last_followup", "missing value"),
         ({"site_id": None}, "site_id", "missing value"),
+        ({"visceral_metastasis": None}, "visceral_metastasis", "missing value"),
+        ({"prior_trastuzumab": None}, "prior_trastuzumab", "missing value"),
+        ({"prior_tdm1": "perhaps"}, "prior_tdm1", "not a boolean"),
+        ({"tdxd_best_response": "pr"}, "tdxd_best_response", "value not allowed"),
+        ({"tdxd_best_response": None}, "tdxd_best_response", "missing value"),
     ],
 )
 def test_value_rules(tmp_path, changes, column, words):
-    err = _error(tmp_path, patient(), patient(patient_id="BAD", **changes))
+    # the valid patient has a valid value in every optional column the bad one has
+    valid = {"prior_trastuzumab": "true", "prior_tdm1": "false", "tdxd_best_response": "CR"}
+    good = patient(**{k: v for k, v in valid.items() if k in changes})
+    err = _error(tmp_path, good, patient(patient_id="BAD", **changes))
     match = [v for v in err.violations if v.columns == (column,)]
     assert match and words in match[0].rule, str(err)
     assert match[0].examples == ("BAD",)
@@ -174,3 +198,13 @@ def test_validate_does_not_modify_input():
     before = raw.copy()
     validate_patients(raw)
     pd.testing.assert_frame_equal(raw, before)
+
+
+def test_parquet_nullable_boolean_na_is_missing_not_false(tmp_path):
+    typed = load_patients(write_csv(tmp_path, patient(), patient(patient_id="P2")))
+    typed["brain_metastasis"] = pd.array([False, None], dtype="boolean")
+    typed.to_parquet(tmp_path / "p.parquet")
+    with pytest.raises(DataContractError) as info:
+        load_patients(tmp_path / "p.parquet")
+    assert "brain_metastasis" in str(info.value) and "missing value" in str(info.value)
+    assert "P2" in str(info.value)

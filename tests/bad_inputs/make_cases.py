@@ -37,6 +37,10 @@ def main() -> None:
     def data_case(name, file, words):
         cases.append({"name": name, "kind": "data", "file": file, "error": "DataContractError", "words": words})
 
+    def loads_case(name, file, values, row="BAD1"):
+        """A file that loads: patient ``row`` must hold exactly ``values`` (None = missing)."""
+        cases.append({"name": name, "kind": "data", "file": file, "loads": {"row": row, "values": values}})
+
     def param_case(name, values, words, error="ParameterError"):
         path = HERE / "params" / f"{name}.yaml"
         path.write_text(values if isinstance(values, str) else yaml.safe_dump(values, sort_keys=False))
@@ -55,7 +59,7 @@ def main() -> None:
     data_case("event_after_death", _csv("event_after_death.csv", _bad(progression_date=None, next_end="2023-01-15", second_next_start="2023-03-01", death_date="2023-02-01", last_followup="2023-02-01")), ["second_next_start is after death_date", "BAD1"])
     data_case("followup_before_event", _csv("followup_before_event.csv", _bad(last_followup="2023-01-12")), ["last_followup must be on or after", "BAD1"])
     data_case("followup_not_death", _csv("followup_not_death.csv", _bad(death_date="2023-05-01")), ["last_followup must equal death_date", "BAD1"])
-    data_case("ild_without_grade", _csv("ild_without_grade.csv", _bad(tdxd_discontinuation_reason="ild")), ["tdxd_ild_grade is required", "BAD1"])
+    loads_case("ild_grade_unknown", _csv("ild_without_grade.csv", _bad(tdxd_discontinuation_reason="ild")), {"tdxd_ild_grade": None, "tdxd_discontinuation_reason": "ild"})
     data_case("duplicate_patient_id", _csv("duplicate_id.csv", GOOD + [GOOD[0]]), ["patient_id", "duplicate", "P1"])
     data_case("unknown_category", _csv("unknown_category.csv", _bad(next_class="Trastuzumab")), ["next_class", "value not allowed", "'Trastuzumab'", "BAD1"])
     data_case("text_in_numeric_column", _csv("text_in_numeric.csv", _bad(age="sixty")), ["age", "not a number", "BAD1"])
