@@ -229,7 +229,8 @@ def subgroup_section(cohort: Any, results: Any, variable: str) -> Any:
 
 
 def start(namespace: Any, params_file: str | None, notebook: str) -> tuple[Params, Any, Any]:
-    """First step of every notebook: validate the parameters, load the cohort, set the theme.
+    """First step of every notebook: validate the parameters, load the cohort, set the theme,
+    and collect the report's tables and figure files (:mod:`ensemble_helpers.export`).
 
     Parameters
     ----------
@@ -249,10 +250,30 @@ def start(namespace: Any, params_file: str | None, notebook: str) -> tuple[Param
     from ensemble_helpers.params import parameters_from
     from ensemble_helpers.results import Results
 
+    from ensemble_helpers import export
+
     params = parameters_from(namespace, params_file)
     cohort = load_cohort(params)
     plots.set_theme()
+    export.start(export.Publication(notebook, params.output_path(), title=params.title,
+                                    min_cell_size=params.min_cell_size))
     return params, cohort, Results(notebook)
+
+
+def finish(params: Params, results: Any) -> list[Any]:
+    """Last step of every notebook: write ``results.json`` and the report's table files.
+
+    Writes ``<output_dir>/results.json`` and, when the report showed tables,
+    ``<output_dir>/<notebook>.docx`` and ``<notebook>.xlsx`` (the figure files were written as the
+    figures were shown). Returns the paths written.
+    """
+    from ensemble_helpers import export
+
+    written = [results.write(params.output_path())]
+    pub = export.current()
+    if pub is not None:
+        written += pub.write_tables()
+    return written
 
 
 def response_by(cohort: Any, results: Any, variable: str) -> Any:

@@ -775,6 +775,11 @@ def to_html(df: pd.DataFrame, *, caption: str | None = None, footnote: str | Non
     str
         ``<div>`` with a ``<style>`` scoped to this table's id, the ``<table>`` and the footnote.
 
+    Notes
+    -----
+    During a report run the table is also kept for the run's ``.docx`` and ``.xlsx`` files
+    (:func:`ensemble_helpers.export.register_table`): what the HTML shows is what they hold.
+
     Examples
     --------
     >>> "&lt;b&gt;" in to_html(pd.DataFrame({"x": ["<b>"]}))
@@ -782,6 +787,9 @@ def to_html(df: pd.DataFrame, *, caption: str | None = None, footnote: str | Non
     """
     if footnote is None:
         footnote = df.attrs.get("footnote") or None
+    from ensemble_helpers import export  # every table a report shows also goes to its .docx/.xlsx
+
+    export.register_table(df, caption, footnote)
     body = _styler(df, caption).to_html(doctype_html=False)
     note = (f'<p style="font-size: 0.8em; color: #555; margin: 0.2em 0 1em 0;">{html.escape(footnote)}</p>'
             if footnote else "")

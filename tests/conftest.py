@@ -82,3 +82,36 @@ def rendered(tmp_path_factory) -> Rendered:
     assert not failed, "runs failed on the hostile cohort:\n" + "\n".join(failed)
     assert len(sizes) == 1, f"parameter files disagree on min_cell_size: {sizes}"
     return Rendered(result=result, cohort=cohort, min_cell_size=sizes.pop(), tmp=tmp)
+
+
+def _skip_reason(report: pytest.TestReport) -> str:
+    """The reason pytest recorded for a skipped test (``"Skipped: "`` prefix removed)."""
+    longrepr = report.longrepr
+    reason = longrepr[2] if isinstance(longrepr, tuple) and len(longrepr) == 3 else str(longrepr)
+    return reason.removeprefix("Skipped: ")
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """End every run by saying which tests were skipped and why, grouped by reason and module
+    (e.g. "19 browser tests skipped: Chromium is not installed ... install Debian's chromium");
+    a wrapper, so it prints after pytest's own short summary."""
+    result = yield
+    _say_skipped(terminalreporter)
+    return result
+
+
+def _say_skipped(terminalreporter) -> None:
+    skipped = [r for r in terminalreporter.stats.get("skipped", []) if r.when in ("setup", "call")]
+    if not skipped:
+        terminalreporter.write_line("No test was skipped.")
+        return
+    groups: dict[tuple[str, str], int] = {}
+    for report in skipped:
+        module = report.nodeid.split("::", 1)[0].rsplit("/", 1)[-1].removesuffix(".py").removeprefix("test_")
+        key = (module, _skip_reason(report))
+        groups[key] = groups.get(key, 0) + 1
+    terminalreporter.section("skipped tests", sep="-")
+    for (module, reason), count in sorted(groups.items(), key=lambda kv: (-kv[1], kv[0])):
+        noun = "test" if count == 1 else "tests"
+        terminalreporter.write_line(f"{count} {module} {noun} skipped: {reason}")

@@ -35,7 +35,7 @@ SCREENSHOT_PAGES = ("index", "full_cohort/01_cohort")
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (no `chromium` on PATH, no /usr/bin/chromium)"),
+    pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (no `chromium` on PATH, no /usr/bin/chromium): install Debian's chromium (apt-get install chromium)"),
 ]
 
 
