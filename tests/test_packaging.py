@@ -23,7 +23,7 @@ def test_environment_matches_pyproject():
     pip_deps = dict(_split(d) for d in pyproject["project"]["dependencies"])
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     conda = [d for d in env["dependencies"] if isinstance(d, str)]
-    conda_deps = dict(_split(d) for d in conda if not d.startswith(("python", "pip")))
+    conda_deps = dict(_split(d) for d in conda if _split(d)[0] not in ("python", "pip"))
     conda_deps = {CONDA_TO_PYPI.get(k, k): v for k, v in conda_deps.items()}
     assert conda_deps == pip_deps
     assert "python=3.11" in conda
