@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from ensemble_helpers.endpoints import analysis_frame, derive_adsl, derive_adtte
-from ensemble_helpers.params import Params, ParameterError
+from ensemble_helpers.params import Params, ParameterError, Range, level_mask
 from ensemble_helpers.schema import load_patients
 
 logger = logging.getLogger(__name__)
@@ -70,6 +70,13 @@ def apply_filters(
         if col not in adsl.columns:
             raise ParameterError(params.source, key, f"column {col!r} is not in the data (nor derived in ADSL)")
         values = adsl[col]
+        if isinstance(allowed, Range):
+            if not (pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)):
+                raise ParameterError(params.source, key, f"a range (min/max) needs a numeric column; {col} is not")
+            before = int(keep.sum())
+            keep &= allowed.mask(values)
+            rows.append({"step": f"{col} {allowed}", "n": int(keep.sum()), "excluded": before - int(keep.sum())})
+            continue
         if pd.api.types.is_bool_dtype(values):
             if not all(isinstance(a, bool) for a in allowed):
                 raise ParameterError(params.source, key, f"{col} is true/false; got {list(allowed)!r}")
@@ -97,6 +104,53 @@ def apply_filters(
     return adsl.loc[keep].reset_index(drop=True), attrition
 
 
+def add_derived_variables(adsl: pd.DataFrame, params: Params) -> pd.DataFrame:
+    """ADSL with the parameter file's ``derived_variables`` added as categorical columns.
+
+    Raises
+    ------
+    ParameterError
+        A variable is derived from a column the data does not have, or a range is cut on a
+        column that is not numeric.
+    """
+    if not params.derived_variables:
+        return adsl
+    out = adsl.copy()
+    for d in params.derived_variables:
+        key = f"derived_variables.{d.name}"
+        if d.source not in out.columns:
+            raise ParameterError(params.source, f"{key}.from", f"unknown column {d.source!r} (not in the data nor in ADSL)")
+        if d.name in adsl.columns:
+            raise ParameterError(params.source, key, f"{d.name!r} is already an ADSL column; choose another name")
+        if d.breaks is not None and not pd.api.types.is_numeric_dtype(out[d.source]):
+            raise ParameterError(params.source, f"{key}.breaks", f"cut points need a numeric column; {d.source} is not")
+        out[d.name] = d.apply(out)
+    return out
+
+
+def check_comparison(adsl: pd.DataFrame, params: Params) -> None:
+    """Check the ``comparison`` against the analysed population.
+
+    Raises
+    ------
+    ParameterError
+        The variable is not an ADSL column, or one of its two levels has no patient.
+    """
+    comp = params.comparison
+    if comp is None:
+        return
+    if comp.variable not in adsl.columns:
+        raise ParameterError(params.source, "comparison.variable",
+                             f"column {comp.variable!r} is not in ADSL nor in derived_variables")
+    values = adsl[comp.variable]
+    absent = [lv for lv in comp.levels if not level_mask(values, [lv]).any()]
+    if absent:
+        present = sorted({str(v) for v in values.dropna().unique()})
+        raise ParameterError(params.source, "comparison.levels",
+                             f"level(s) {absent} of {comp.variable} have no patient in the analysed population"
+                             f" (present: {', '.join(present)})")
+
+
 def load_cohort(params: Params) -> Cohort:
     """Load the data file, validate it, derive ADSL/ADTTE and apply the filters.
 
@@ -120,7 +174,8 @@ def load_cohort(params: Params) -> Cohort:
     if not path.exists():
         raise ParameterError(params.source, "data_path", f"data file {path} does not exist")
     patients = load_patients(path)
-    adsl, attrition = apply_filters(derive_adsl(patients), params)
+    adsl, attrition = apply_filters(add_derived_variables(derive_adsl(patients), params), params)
+    check_comparison(adsl, params)
     adtte = derive_adtte(adsl)  # ADSL keeps every patient column
     logger.info("%s: %d of %d patients analysed", params.source, len(adsl), len(patients))
     return Cohort(adsl=adsl, adtte=adtte, attrition=attrition, params=params)

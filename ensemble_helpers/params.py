@@ -8,6 +8,23 @@ A parameter file describes one analysis population. Example (``params/antibody.y
       regimen_group: [antibody]
     min_cell_size: 5
 
+A filter value is a list of allowed values or a range with ``min`` and/or ``max`` (inclusive,
+missing values excluded)::
+
+    filters:
+      age: {min: 65}
+
+``derived_variables`` defines categorical ADSL columns, usable in filters, subgroups, the
+comparison and Table 1, by cut points (intervals closed on the left) or by grouping levels::
+
+    derived_variables:
+      age_group: {from: age, breaks: [65], labels: ["<65", ">=65"]}
+      ecog_group: {from: ecog, groups: {"0-1": [0, 1], ">=2": [2, 3, 4]}}
+
+``comparison`` names two levels of one ADSL column; the second level is the reference::
+
+    comparison: {variable: regimen_group, levels: [tki, antibody]}
+
 Every key is optional except ``title`` and ``data_path``; defaults are in :class:`Params`.
 Relative paths are resolved against the project root (the folder holding ``pyproject.toml``),
 so a notebook opened in JupyterLab from ``notebooks/`` finds the same files as a batch run.
@@ -16,11 +33,14 @@ so a notebook opened in JupyterLab from ``notebooks/`` finds the same files as a
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+import numpy as np
+import pandas as pd
 import yaml
 
 CI_TRANSFORMS = ("log", "log-log", "plain")
@@ -42,6 +62,134 @@ class ParameterError(ValueError):
 
 
 @dataclass(frozen=True)
+class Range:
+    """A filter keeping values between ``min`` and ``max`` (both inclusive, either may be None).
+
+    Missing values never pass a range filter.
+    """
+
+    min: float | None = None
+    max: float | None = None
+
+    def mask(self, values: pd.Series) -> pd.Series:
+        """Boolean Series: the values inside the range (missing -> False)."""
+        x = pd.to_numeric(values, errors="coerce").astype(float)
+        keep = x.notna()
+        if self.min is not None:
+            keep &= x >= self.min
+        if self.max is not None:
+            keep &= x <= self.max
+        return keep.fillna(False).astype(bool)
+
+    def __str__(self) -> str:
+        if self.min is not None and self.max is not None:
+            return f"{_num(self.min)} to {_num(self.max)}"
+        return f">= {_num(self.min)}" if self.min is not None else f"<= {_num(self.max)}"
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Two levels of one ADSL column compared in the report; the second level is the reference.
+
+    Attributes
+    ----------
+    variable : str
+        ADSL column (contract, derived in ADSL, or a ``derived_variables`` entry).
+    levels : tuple of (treatment, reference)
+    """
+
+    variable: str
+    levels: tuple[Any, Any]
+
+    @property
+    def treatment(self) -> Any:
+        """The compared level (first)."""
+        return self.levels[0]
+
+    @property
+    def reference(self) -> Any:
+        """The reference level (second)."""
+        return self.levels[1]
+
+    @property
+    def label(self) -> str:
+        """``"tki vs antibody"``."""
+        return f"{self.treatment} vs {self.reference}"
+
+    def mask(self, values: pd.Series) -> pd.Series:
+        """Boolean Series: the rows in either compared level."""
+        return level_mask(values, self.levels)
+
+    def indicator(self, values: pd.Series) -> pd.Series:
+        """1.0 for the treatment level, 0.0 for the reference, NaN otherwise."""
+        out = pd.Series(np.nan, index=values.index)
+        out[level_mask(values, [self.treatment])] = 1.0
+        out[level_mask(values, [self.reference])] = 0.0
+        return out
+
+
+@dataclass(frozen=True)
+class DerivedVariable:
+    """A categorical ADSL column defined in the parameter file.
+
+    Exactly one of ``breaks`` (cut points, intervals closed on the left, ``labels`` one more
+    than the breaks) or ``groups`` (label -> source values) is set. Source values outside every
+    interval or group, and missing source values, are missing.
+    """
+
+    name: str
+    source: str
+    breaks: tuple[float, ...] | None = None
+    labels: tuple[str, ...] = ()
+    groups: Mapping[str, tuple[Any, ...]] | None = None
+
+    def apply(self, adsl: pd.DataFrame) -> pd.Series:
+        """The derived column (an ordered categorical with the labels as categories)."""
+        values = adsl[self.source]
+        if self.breaks is not None:
+            x = pd.to_numeric(values, errors="coerce").astype(float)
+            bins = [-math.inf, *self.breaks, math.inf]
+            cut = pd.cut(x, bins=bins, right=False, labels=list(self.labels))
+            return pd.Series(pd.Categorical(cut, categories=list(self.labels), ordered=True), index=adsl.index)
+        assert self.groups is not None
+        out = pd.Series(pd.Categorical([None] * len(values), categories=list(self.groups), ordered=True),
+                        index=adsl.index)
+        for label, members in self.groups.items():
+            out[level_mask(values, members)] = label
+        return out
+
+
+def level_mask(values: pd.Series, levels: Any) -> pd.Series:
+    """Rows whose value is one of ``levels``, compared as text (``0`` matches ``0`` and ``"0"``;
+    ``true`` matches a boolean True); missing values never match."""
+    wanted = {_text(v) for v in levels}
+    if pd.api.types.is_bool_dtype(values):
+        text = values.map(_text)
+    else:
+        text = values.astype(object).map(lambda v: None if _isna(v) else _text(v))
+    return (text.isin(wanted) & values.notna()).astype(bool)
+
+
+def _isna(v: Any) -> bool:
+    try:
+        return bool(pd.isna(v))
+    except (TypeError, ValueError):
+        return False
+
+
+def _text(v: Any) -> str:
+    if isinstance(v, (bool, np.bool_)):
+        return str(bool(v))
+    if isinstance(v, (float, np.floating)) and float(v).is_integer():
+        return str(int(v))
+    return str(v)
+
+
+def _num(x: float | None) -> str:
+    return "" if x is None else (str(int(x)) if float(x).is_integer() else str(x))
+
+
+@dataclass(frozen=True)
 class Params:
     """Validated parameters of one analysis population.
 
@@ -52,7 +200,8 @@ class Params:
     data_path : str
         CSV or Parquet file in the data contract (relative to the project root or absolute).
     filters : dict
-        Column -> list of allowed values, applied in order (ADSL columns, e.g. ``regimen_group``).
+        Column -> tuple of allowed values or a :class:`Range`, applied in order (ADSL columns,
+        derived variables included).
     ci_transform : str
         Confidence-interval transform of Kaplan–Meier estimates: log, log-log (default) or plain.
     conf_level : float
@@ -65,6 +214,10 @@ class Params:
         ADSL columns for the subgroup forest plot.
     published_comparison : bool
         Show the table "published vs this run".
+    derived_variables : tuple of DerivedVariable
+        Categorical columns added to ADSL before the filters.
+    comparison : Comparison or None
+        Two levels of one column compared in the report (second level the reference).
     output_dir : str
         Folder for ``results.json`` (the batch runner sets it per run).
     source : str
@@ -73,13 +226,15 @@ class Params:
 
     title: str
     data_path: str
-    filters: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
+    filters: Mapping[str, tuple[Any, ...] | Range] = field(default_factory=dict)
     ci_transform: str = "log-log"
     conf_level: float = 0.95
     timepoints: tuple[float, ...] = (6.0, 12.0)
     min_cell_size: int | None = 5
     subgroup_variables: tuple[str, ...] = DEFAULT_SUBGROUPS
     published_comparison: bool = False
+    derived_variables: tuple[DerivedVariable, ...] = ()
+    comparison: Comparison | None = None
     output_dir: str = "reports/results"
     source: str = "<parameters>"
 
@@ -176,8 +331,19 @@ def params_from_mapping(values: Mapping[str, Any], source: str = "<parameters>")
     out: dict[str, Any] = {"source": source}
     out["title"] = _typed(source, "title", v["title"], str)
     out["data_path"] = str(_typed(source, "data_path", v["data_path"], (str, Path)))
+    derived: tuple[DerivedVariable, ...] = ()
+    if v.get("derived_variables") is not None:
+        derived = _derived_variables(source, v["derived_variables"])
+        out["derived_variables"] = derived
     if "filters" in v and v["filters"] is not None:
         out["filters"] = _filters(source, v["filters"])
+        known = known_columns()
+        for col in out["filters"]:
+            if known and col not in known | {d.name for d in derived}:
+                raise ParameterError(source, f"filters.{col}",
+                                     f"column {col!r} is not in the data (nor derived in ADSL or in derived_variables)")
+    if v.get("comparison") is not None:
+        out["comparison"] = _comparison(source, v["comparison"], derived)
     if "ci_transform" in v:
         ct = _typed(source, "ci_transform", v["ci_transform"], str)
         if ct not in CI_TRANSFORMS:
@@ -254,14 +420,145 @@ def _number(source: str, key: str, value: Any) -> float:
     return float(value)
 
 
-def _filters(source: str, filters: Any) -> dict[str, tuple[Any, ...]]:
+def _filters(source: str, filters: Any) -> dict[str, tuple[Any, ...] | Range]:
     if not isinstance(filters, dict):
         raise ParameterError(source, "filters", "must be a mapping of column: [allowed values]")
-    out = {}
+    out: dict[str, tuple[Any, ...] | Range] = {}
     for col, allowed in filters.items():
         if not isinstance(col, str):
             raise ParameterError(source, "filters", f"column name must be text, got {col!r}")
-        if not isinstance(allowed, list) or not allowed:
-            raise ParameterError(source, f"filters.{col}", "must be a non-empty list of allowed values")
-        out[col] = tuple(allowed)
+        key = f"filters.{col}"
+        if isinstance(allowed, Range):
+            out[col] = allowed
+        elif isinstance(allowed, dict):
+            extra = sorted(set(allowed) - {"min", "max"}, key=str)
+            if extra or not allowed:
+                raise ParameterError(source, key, "a range is a mapping with min and/or max (inclusive),"
+                                     f" e.g. {{min: 65}}; got {allowed!r}")
+            lo = _number(source, key, allowed["min"]) if allowed.get("min") is not None else None
+            hi = _number(source, key, allowed["max"]) if allowed.get("max") is not None else None
+            if lo is None and hi is None:
+                raise ParameterError(source, key, "a range needs min and/or max")
+            if lo is not None and hi is not None and lo > hi:
+                raise ParameterError(source, key, f"min ({_num(lo)}) is greater than max ({_num(hi)})")
+            out[col] = Range(lo, hi)
+        elif isinstance(allowed, (list, tuple)) and allowed:
+            out[col] = tuple(allowed)
+        else:
+            raise ParameterError(source, key, "must be a non-empty list of allowed values"
+                                 " or a range {min: ..., max: ...}")
     return out
+
+
+def _derived_variables(source: str, spec: Any) -> tuple[DerivedVariable, ...]:
+    if isinstance(spec, (tuple, list)) and all(isinstance(d, DerivedVariable) for d in spec):
+        return tuple(spec)
+    if not isinstance(spec, dict):
+        raise ParameterError(source, "derived_variables", "must be a mapping of name: {from: column, ...}")
+    known = known_columns()
+    out = []
+    for name, d in spec.items():
+        key = f"derived_variables.{name}"
+        if not isinstance(name, str) or not name.isidentifier():
+            raise ParameterError(source, "derived_variables", f"name must be a column-like word, got {name!r}")
+        if isinstance(d, DerivedVariable):
+            out.append(d)
+            continue
+        if not isinstance(d, dict):
+            raise ParameterError(source, key, "must be a mapping with from and breaks/labels or groups")
+        extra = sorted(set(d) - {"from", "breaks", "labels", "groups"}, key=str)
+        if extra:
+            raise ParameterError(source, key, f"unknown key {extra[0]!r} (allowed: from, breaks, labels, groups)")
+        src = d.get("from")
+        if not isinstance(src, str) or not src:
+            raise ParameterError(source, f"{key}.from", "required: the ADSL column it is derived from")
+        if known and src not in known:
+            raise ParameterError(source, f"{key}.from", f"unknown column {src!r} (ADSL columns: {', '.join(sorted(known))})")
+        if known and name in known:
+            raise ParameterError(source, key, f"{name!r} is already an ADSL column; choose another name")
+        if ("breaks" in d) == ("groups" in d):
+            raise ParameterError(source, key, "give either breaks (with labels) or groups, not both nor neither")
+        if "breaks" in d:
+            breaks = d["breaks"]
+            if not isinstance(breaks, (list, tuple)) or not breaks:
+                raise ParameterError(source, f"{key}.breaks", "must be a non-empty list of cut points")
+            b = tuple(_number(source, f"{key}.breaks", x) for x in breaks)
+            if any(b2 <= b1 for b1, b2 in zip(b, b[1:])):
+                raise ParameterError(source, f"{key}.breaks", f"breaks must be strictly increasing, got {list(breaks)}")
+            labels = d.get("labels")
+            if not isinstance(labels, (list, tuple)) or len(labels) != len(b) + 1:
+                got = len(labels) if isinstance(labels, (list, tuple)) else 0
+                raise ParameterError(source, f"{key}.labels",
+                                     f"{len(b)} break(s) make {len(b) + 1} intervals: give {len(b) + 1} labels, got {got}")
+            lab = tuple(str(x) for x in labels)
+            if len(set(lab)) != len(lab):
+                raise ParameterError(source, f"{key}.labels", f"labels must differ, got {list(labels)}")
+            out.append(DerivedVariable(name, src, breaks=b, labels=lab))
+        else:
+            groups = d["groups"]
+            if "labels" in d:
+                raise ParameterError(source, f"{key}.labels", "labels go with breaks; with groups the keys are the labels")
+            if not isinstance(groups, dict) or not groups:
+                raise ParameterError(source, f"{key}.groups", "must be a mapping of label: [source values]")
+            seen: dict[str, str] = {}
+            parsed = {}
+            for label, members in groups.items():
+                if not isinstance(members, (list, tuple)) or not members:
+                    raise ParameterError(source, f"{key}.groups.{label}", "must be a non-empty list of source values")
+                for m in members:
+                    if _text(m) in seen:
+                        raise ParameterError(source, f"{key}.groups",
+                                             f"overlapping groups: value {m!r} is in {seen[_text(m)]!r} and {str(label)!r}")
+                    seen[_text(m)] = str(label)
+                parsed[str(label)] = tuple(members)
+            out.append(DerivedVariable(name, src, labels=tuple(parsed), groups=parsed))
+    return tuple(out)
+
+
+def _comparison(source: str, spec: Any, derived: tuple[DerivedVariable, ...]) -> Comparison:
+    if isinstance(spec, Comparison):
+        return spec
+    if not isinstance(spec, dict) or set(spec) != {"variable", "levels"}:
+        raise ParameterError(source, "comparison", "must be a mapping {variable: column, levels: [compared, reference]}")
+    var = spec["variable"]
+    if not isinstance(var, str) or not var:
+        raise ParameterError(source, "comparison.variable", f"must be a column name, got {var!r}")
+    base = known_columns()
+    known = base | {d.name for d in derived}
+    if base and var not in known:
+        raise ParameterError(source, "comparison.variable", f"unknown column {var!r} (ADSL columns and derived variables:"
+                             f" {', '.join(sorted(known))})")
+    levels = spec["levels"]
+    if not isinstance(levels, (list, tuple)) or len(levels) != 2 or _text(levels[0]) == _text(levels[1]):
+        raise ParameterError(source, "comparison.levels",
+                             f"must be exactly two different levels [compared, reference], got {levels!r}")
+    dv = next((d for d in derived if d.name == var), None)
+    if dv is not None:
+        missing = [lv for lv in levels if _text(lv) not in {_text(x) for x in dv.labels}]
+        if missing:
+            raise ParameterError(source, "comparison.levels", f"{missing} not among the labels of {var}: {list(dv.labels)}")
+    return Comparison(var, (levels[0], levels[1]))
+
+
+def known_columns() -> frozenset[str]:
+    """Columns of ADSL before any ``derived_variables``: the data contract's (required and
+    optional) plus the ones :func:`ensemble_helpers.endpoints.derive_adsl` adds.
+
+    Found by deriving ADSL from an empty contract table, so a new derived flag is known here
+    without a second list. Empty when that is not possible (checks then happen on the data).
+    """
+    return _known_columns()
+
+
+@functools.lru_cache(maxsize=1)
+def _known_columns() -> frozenset[str]:
+    from ensemble_helpers import schema
+    from ensemble_helpers.endpoints import derive_adsl
+
+    columns = tuple(schema.REQUIRED_COLUMNS) + tuple(getattr(schema, "OPTIONAL_COLUMNS", ()))
+    empty = pd.DataFrame({c: pd.Series([], dtype="datetime64[ns]" if c in schema.DATE_COLUMNS else object)
+                          for c in columns})
+    try:
+        return frozenset(derive_adsl(empty).columns)
+    except Exception:  # noqa: BLE001 - a derivation that needs real rows: check on the data instead
+        return frozenset()

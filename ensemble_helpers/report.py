@@ -13,7 +13,7 @@ import pandas as pd
 
 from ensemble_helpers import __version__
 from ensemble_helpers.labels import label
-from ensemble_helpers.params import Params
+from ensemble_helpers.params import Params, Range
 from ensemble_helpers.privacy import is_suppressed, suppress_count, suppress_count_pct
 from ensemble_helpers.tables import ci_name
 
@@ -30,11 +30,14 @@ def header(params: Params) -> Any:
     The data file is named by its file name only, never its folder.
     """
     filters = "; ".join(
-        f"{label(col)} in {{{', '.join(label(v) for v in vals)}}}" for col, vals in params.filters.items()
+        f"{label(col)} {vals}" if isinstance(vals, Range) else f"{label(col)} in {{{', '.join(label(v) for v in vals)}}}"
+        for col, vals in params.filters.items()
     ) or "none (all patients)"
     rows = [
         ("Population", params.title),
         ("Filters", filters),
+        *([("Comparison", f"{label(params.comparison.variable)}: {label(params.comparison.treatment)} vs "
+            f"{label(params.comparison.reference)} (reference)")] if params.comparison else []),
         ("Data file", params.data_file().name),
         ("Kaplan–Meier CIs", f"{params.conf_level:.0%}, {params.ci_transform} transform (Greenwood variance)"),
         ("Small counts", f"1–{params.min_cell_size - 1} shown as <{params.min_cell_size}"

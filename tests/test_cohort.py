@@ -68,6 +68,33 @@ def test_load_cohort(tmp_path):
         load_cohort(_params(data_path=str(tmp_path / "missing.csv")))
 
 
+def test_derived_variables_range_filter_and_comparison(tmp_path):
+    path = write_csv(
+        tmp_path,
+        patient(patient_id="P1", age=50, ecog=0),
+        patient(patient_id="P2", age=65, ecog=2, next_class="anti_her2_tki"),
+        patient(patient_id="P3", age=71, ecog=1, next_class="anti_her2_tki"),
+    )
+    derived = {"age_group": {"from": "age", "breaks": [65], "labels": ["<65", ">=65"]},
+               "ecog_group": {"from": "ecog", "groups": {"0-1": [0, 1], ">=2": [2, 3, 4]}}}
+    cohort = load_cohort(_params(data_path=str(path), derived_variables=derived, filters={"age": {"min": 65}}))
+    assert cohort.adsl["patient_id"].tolist() == ["P2", "P3"]
+    assert cohort.adsl["age_group"].astype(str).tolist() == [">=65", ">=65"]
+    assert cohort.adsl["ecog_group"].astype(str).tolist() == [">=2", "0-1"]
+    assert cohort.attrition["step"].tolist()[1] == "age >= 65"
+    assert cohort.attrition["excluded"].tolist() == [0, 1, 0]
+    by_group = load_cohort(_params(data_path=str(path), derived_variables=derived, filters={"ecog_group": ["0-1"]},
+                                   comparison={"variable": "regimen_group", "levels": ["tki", "antibody"]}))
+    assert by_group.adsl["patient_id"].tolist() == ["P1", "P3"]
+    with pytest.raises(ParameterError) as info:  # both compared levels must be present
+        load_cohort(_params(data_path=str(path), filters={"regimen_group": ["tki"]},
+                            comparison={"variable": "regimen_group", "levels": ["tki", "antibody"]}))
+    assert info.value.key == "comparison.levels" and "no patient" in str(info.value)
+    with pytest.raises(ParameterError) as info:
+        load_cohort(_params(data_path=str(path), filters={"regimen_group": {"min": 1}}))
+    assert info.value.key == "filters.regimen_group" and "numeric" in str(info.value)
+
+
 def test_frequencies_and_sites():
     adsl = _adsl()
     f = frequencies(adsl, "next_class")

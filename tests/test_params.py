@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 import yaml
 
 from ensemble_helpers.params import (
     PARAM_KEYS,
+    Comparison,
+    Range,
     ParameterError,
     Params,
     load_params,
@@ -48,6 +52,27 @@ def test_defaults():
         ({"published_comparison": "yes"}, "published_comparison", "must be bool"),
         ({"subgroup_variables": "ecog"}, "subgroup_variables", "list of column names"),
         ({"title": None}, "title", "required"),
+        ({"filters": {"age": {"minimum": 65}}}, "filters.age", "min and/or max"),
+        ({"filters": {"age": {"min": 70, "max": 65}}}, "filters.age", "greater than max"),
+        ({"filters": {"age": {"min": "old"}}}, "filters.age", "must be a number"),
+        ({"filters": {"no_such": ["x"]}}, "filters.no_such", "not in the data"),
+        ({"derived_variables": {"g": {"from": "no_such", "breaks": [1], "labels": ["a", "b"]}}},
+         "derived_variables.g.from", "unknown column"),
+        ({"derived_variables": {"g": {"from": "age", "breaks": [70, 65], "labels": ["a", "b", "c"]}}},
+         "derived_variables.g.breaks", "strictly increasing"),
+        ({"derived_variables": {"g": {"from": "age", "breaks": [65], "labels": ["a", "b", "c"]}}},
+         "derived_variables.g.labels", "give 2 labels, got 3"),
+        ({"derived_variables": {"g": {"from": "ecog", "groups": {"low": [0, 1], "high": [1, 2]}}}},
+         "derived_variables.g.groups", "overlapping groups"),
+        ({"derived_variables": {"g": {"from": "ecog"}}}, "derived_variables.g", "either breaks"),
+        ({"derived_variables": {"age": {"from": "ecog", "groups": {"a": [0]}}}}, "derived_variables.age",
+         "already an ADSL column"),
+        ({"comparison": {"variable": "regimen_group", "levels": ["tki"]}}, "comparison.levels", "exactly two"),
+        ({"comparison": {"variable": "regimen_group", "levels": ["tki", "tki"]}}, "comparison.levels", "exactly two"),
+        ({"comparison": {"variable": "nope", "levels": ["a", "b"]}}, "comparison.variable", "unknown column"),
+        ({"comparison": ["regimen_group"]}, "comparison", "mapping"),
+        ({"derived_variables": {"g": {"from": "ecog", "groups": {"a": [0], "b": [1]}}},
+          "comparison": {"variable": "g", "levels": ["a", "c"]}}, "comparison.levels", "not among the labels"),
     ],
 )
 def test_bad_values(tmp_path, values, key, words):
@@ -87,3 +112,28 @@ def test_every_shipped_parameter_file_is_valid():
     for f in files:
         assert isinstance(load_params(f), Params)
         assert set(yaml.safe_load(f.read_text())) <= set(PARAM_KEYS)
+
+
+def test_range_filters_derived_variables_and_comparison():
+    p = params_from_mapping({
+        "title": "T", "data_path": "d.csv",
+        "derived_variables": {
+            "age_group": {"from": "age", "breaks": [65], "labels": ["<65", ">=65"]},
+            "ecog_group": {"from": "ecog", "groups": {"0-1": [0, 1], ">=2": [2, 3, 4]}},
+        },
+        "filters": {"age": {"min": 65}, "ecog_group": ["0-1"]},
+        "comparison": {"variable": "regimen_group", "levels": ["tki", "antibody"]},
+    })
+    assert p.filters["age"] == Range(min=65.0, max=None) and p.filters["ecog_group"] == ("0-1",)
+    assert [d.name for d in p.derived_variables] == ["age_group", "ecog_group"]
+    assert p.comparison == Comparison("regimen_group", ("tki", "antibody"))
+    assert (p.comparison.treatment, p.comparison.reference) == ("tki", "antibody")
+    adsl = pd.DataFrame({"age": [40.0, 64.9, 65.0, 80.0, np.nan],
+                         "ecog": pd.array([0, 1, 2, None, 4], dtype="Int64")})
+    age_group, ecog_group = (d.apply(adsl) for d in p.derived_variables)
+    # intervals closed on the left: 65 is ">=65"; missing stays missing
+    assert age_group.astype(object).where(age_group.notna(), None).tolist() == ["<65", "<65", ">=65", ">=65", None]
+    assert ecog_group.astype(object).where(ecog_group.notna(), None).tolist() == ["0-1", "0-1", ">=2", None, ">=2"]
+    assert Range(65, None).mask(adsl["age"]).tolist() == [False, False, True, True, False]
+    assert Range(None, 65).mask(adsl["age"]).tolist() == [True, True, True, False, False]
+    assert p.comparison.indicator(pd.Series(["tki", "antibody", "non_antibody_tki"])).tolist()[:2] == [1.0, 0.0]
