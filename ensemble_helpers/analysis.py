@@ -180,14 +180,16 @@ def hazard_ratios(
 
     Levels without patients are dropped first; the reference is the first remaining level unless
     given. Returns the :func:`ensemble_helpers.stats.cox_hr` rows of ``variable`` only, with an
-    ``adjusted`` flag; an empty frame when fewer than two levels have patients.
+    ``adjusted`` flag and a ``note`` (the model's caveats, ``cox_hr(...).attrs["notes"]``, joined;
+    "" when none, shown by :func:`ensemble_helpers.tables.hr_table` as a footnote); an empty
+    frame when fewer than two levels have patients.
     """
     df = cohort.endpoint(endpoint)
     # levels smaller than min_cell_size are left out: their estimates are not shown anywhere
     levels = usable_levels(df, variable, min_patients=_min_patients(cohort))
     if len(levels) < 2:
         return pd.DataFrame(columns=["term", "variable", "level", "reference", "hr", "hr_lower", "hr_upper", "p",
-                                     "n", "events", "adjusted"])
+                                     "n", "events", "adjusted", "note"])
     covariates = [variable, *[c for c in adjust_for if c != variable]]
     df = df[["AVAL", "event", *covariates]]  # only what the model uses: no copy of the rest
     keep = df[variable].isin(levels)
@@ -197,8 +199,10 @@ def hazard_ratios(
     df = df.assign(**{variable: pd.Categorical(df[variable], categories=levels)})
     ref = {variable: reference if reference is not None else levels[0]}
     hr = stats.cox_hr(df, "AVAL", "event", covariates, reference=ref, conf_level=cohort.params.conf_level)
+    notes = " ".join(hr.attrs.get("notes", ()))
     hr = hr[hr["variable"] == variable].copy()
     hr["adjusted"] = bool(adjust_for)
+    hr["note"] = notes  # a column (not attrs): it survives the concat and groupby of the report
     return hr.reset_index(drop=True)
 
 

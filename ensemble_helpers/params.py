@@ -43,6 +43,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from ensemble_helpers.exceptions import EnsembleError
+
 CI_TRANSFORMS = ("log", "log-log", "plain")
 DEFAULT_SUBGROUPS = (
     "regimen_group",
@@ -53,7 +55,7 @@ DEFAULT_SUBGROUPS = (
 )
 
 
-class ParameterError(ValueError):
+class ParameterError(EnsembleError, ValueError):
     """A parameter file (or notebook parameter) is invalid: names the file, the key and the rule."""
 
     def __init__(self, source: str, key: str, rule: str) -> None:

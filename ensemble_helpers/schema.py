@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from ensemble_helpers.exceptions import EnsembleError
+
 if TYPE_CHECKING:
     import pandera.pandas as pa
 
@@ -115,7 +117,7 @@ _TRUE = frozenset(v for w in ("true", "1", "yes") for v in (w, w.upper(), w.titl
 _FALSE = frozenset(v for w in ("false", "0", "no") for v in (w, w.upper(), w.title()))
 
 
-class DataContractError(ValueError):
+class DataContractError(EnsembleError, ValueError):
     """The patient file breaks the data contract.
 
     Attributes

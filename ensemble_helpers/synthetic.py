@@ -96,6 +96,7 @@ import pandas as pd
 from scipy import optimize
 
 from ensemble_helpers.endpoints import DAYS_PER_MONTH, DISCONTINUATION_GROUPS, REGIMEN_GROUPS
+from ensemble_helpers.exceptions import EnsembleError
 from ensemble_helpers.published import load_published
 from ensemble_helpers.schema import CATEGORIES, REQUIRED_COLUMNS
 
@@ -163,7 +164,7 @@ REGIMENS: dict[str, tuple[tuple[str, float], ...]] = {
 }
 
 
-class CalibrationError(RuntimeError):
+class CalibrationError(EnsembleError, RuntimeError):
     """The model cannot reproduce the targets (a root was not found or is out of range)."""
 
 

@@ -611,7 +611,9 @@ def hr_table(
     cox : DataFrame
         ``variable``, ``level``, ``reference``, ``hr``, ``hr_lower``, ``hr_upper``, ``p`` (and
         ``n``, ``events`` for ``show_counts``); an optional ``endpoint`` column (PARAMCD) adds an
-        Endpoint column, for tables of several endpoints.
+        Endpoint column, for tables of several endpoints. The model's caveats (non-convergence,
+        a hazard ratio that may be infinite), from ``cox.attrs["notes"]`` or an optional
+        ``note`` column, become the table's footnote.
     digits : int
         Decimals of the HR and its CI.
     conf_level : float
@@ -626,7 +628,7 @@ def hr_table(
     DataFrame
         [``Endpoint``], ``Term`` ("Regimen class: Anti-HER2 TKI vs Anti-HER2 antibody"; a
         numeric covariate is its label), [``N``, ``Events``], ``"HR (95% CI)"`` ("NE" = not
-        estimable), ``p-value``.
+        estimable), ``p-value``; ``attrs["footnote"]`` holds the caveats, if any.
 
     Examples
     --------
@@ -657,7 +659,24 @@ def hr_table(
         rows.append(row)
     cols = (["Endpoint"] if "endpoint" in cox.columns else []) + ["Term"] + (["N", "Events"] if show_counts else []) + [
         hr_col, "p-value"]
-    return pd.DataFrame(rows, columns=cols)
+    out = pd.DataFrame(rows, columns=cols)
+    notes = _model_notes(cox)
+    if notes:
+        out.attrs["footnote"] = " ".join(notes)
+    return out
+
+
+def _model_notes(cox: pd.DataFrame) -> list[str]:
+    """The distinct caveats of the models behind ``cox`` (``attrs["notes"]``, ``note`` column),
+    prefixed with the endpoint when the table has several."""
+    notes = list(cox.attrs.get("notes", ()))
+    if "note" in cox.columns:
+        by_endpoint = "endpoint" in cox.columns and cox["endpoint"].nunique() > 1
+        for rec in cox.to_dict("records"):
+            text = rec.get("note")
+            if isinstance(text, str) and text:
+                notes.append(f"{label(rec['endpoint'])}: {text}" if by_endpoint else text)
+    return list(dict.fromkeys(notes))
 
 
 def top_counts(

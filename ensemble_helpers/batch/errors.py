@@ -1,10 +1,12 @@
 """Exceptions raised before a batch starts (a failing *run* is a ``RunResult``, not an exception)."""
 from __future__ import annotations
 
+from ensemble_helpers.exceptions import EnsembleError
+
 __all__ = ["BatchError", "MissingDependencyError", "OutputDirBusyError", "ParamFileError"]
 
 
-class BatchError(Exception):
+class BatchError(EnsembleError):
     """A batch cannot start (bad parameter file, nothing to run, output directory busy)."""
 
 

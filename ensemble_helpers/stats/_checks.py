@@ -15,6 +15,8 @@ import pandas as pd
 # scipy.stats that every notebook kernel would pay
 from scipy import special as _special
 
+from ensemble_helpers.exceptions import StatsInputError
+
 logger = logging.getLogger(__name__)
 
 
@@ -22,10 +24,6 @@ logger = logging.getLogger(__name__)
 CI_TRANSFORMS: tuple[str, ...] = ("log", "log-log", "plain")
 #: Label of the all-patients row in grouped summaries.
 OVERALL = "Overall"
-
-
-class StatsInputError(ValueError):
-    """Input a statistic cannot be computed from (bad column, code, level or option)."""
 
 
 def _check_conf_level(conf_level: Any) -> float:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import warnings
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -17,6 +18,7 @@ import pandas as pd
 # scipy.stats that every notebook kernel would pay
 from scipy import special as _special
 
+from ensemble_helpers.exceptions import ConvergenceWarning, StatisticalWarning
 from ensemble_helpers.stats._checks import (
     _check_conf_level,
     _clean_survival,
@@ -107,7 +109,18 @@ def cox_hr(
         dummy), ``variable``, ``level`` and ``reference`` (None for numeric covariates),
         ``coef`` (log hazard ratio), ``se``, ``hr``, ``hr_lower``,
         ``hr_upper`` (Wald, exp(coef -/+ z se)), ``p`` (Wald), ``n`` and ``events`` (patients
-        and events in the model).
+        and events in the model). ``attrs["notes"]`` lists the caveats a reader must see
+        (non-convergence, a hazard ratio that may be infinite, a singular information matrix),
+        each also issued as a :class:`~ensemble_helpers.exceptions.ConvergenceWarning` or
+        :class:`~ensemble_helpers.exceptions.StatisticalWarning`; empty when there are none.
+
+    Warns
+    -----
+    ConvergenceWarning
+        Newton-Raphson stopped after 20 iterations (R ``coxph.control(iter.max=20)``).
+    StatisticalWarning
+        A coefficient may be infinite (R coxph's monotone-likelihood warning), or the
+        information matrix is singular.
 
     Notes
     -----
@@ -115,7 +128,7 @@ def cox_hr(
     stratum are left out, and ``n`` / ``events`` count the patients used. Terms that cannot
     be estimated -- a level with no patients, a column without variation, a column that is a
     linear combination of earlier ones -- are left out of the fit and reported with NaN
-    estimates; with no events, every term is NaN. A warning is logged when the likelihood
+    estimates; with no events, every term is NaN. A warning is issued when the likelihood
     suggests an infinite coefficient (e.g. a level with no events), where R warns too.
 
     The partial likelihood is maximised here with a vectorised Newton-Raphson rather than with
@@ -126,7 +139,7 @@ def cox_hr(
     --------
     >>> df = pd.DataFrame({"t": [5, 6, 6, 2, 4, 4, 8, 9, 3, 7],
     ...                    "e": [1, 0, 1, 1, 1, 0, 1, 0, 1, 1],
-    ...                    "arm": ["B", "A", "A", "B", "B", "A", "A", "A", "B", "A"]})
+    ...                    "arm": ["B", "A", "A", "B", "B", "A", "A", "B", "B", "A"]})
     >>> res = cox_hr(df, "t", "e", ["arm"])
     >>> res[["term", "reference", "n", "events"]]
         term reference   n  events
@@ -180,6 +193,7 @@ def cox_hr(
     dropped = [terms[j]["term"] for j in np.flatnonzero(~estimable)]
     if dropped:
         logger.warning("Cox model: not estimable, reported as NaN: %s", dropped)
+    notes: list[str] = []
     if data is not None and estimable.any():
         try:
             data.keep_columns(estimable)
@@ -188,6 +202,9 @@ def cox_hr(
             se[estimable] = np.sqrt(np.diag(cov))
             if not converged:
                 logger.warning("Cox model did not converge in %d iterations", _COX_MAX_ITER)
+                notes.append(_caveat(
+                    f"The Cox model did not converge in {_COX_MAX_ITER} iterations: its hazard "
+                    "ratios may be inaccurate.", ConvergenceWarning))
             if maybe_infinite.any():
                 names = [terms[j]["term"] for j in np.flatnonzero(estimable)[maybe_infinite]]
                 logger.warning(
@@ -195,8 +212,14 @@ def cox_hr(
                     "e.g. a level with no events); R coxph warns the same",
                     names,
                 )
+                notes.append(_caveat(
+                    f"The hazard ratio of {', '.join(names)} may be infinite (monotone "
+                    "likelihood, e.g. a level with no events); R coxph warns the same.",
+                    StatisticalWarning))
         except np.linalg.LinAlgError:
             logger.warning("Cox model: singular information matrix; estimates set to NaN")
+            notes.append(_caveat("The Cox model's information matrix is singular: no hazard "
+                                 "ratio could be estimated.", StatisticalWarning))
     with np.errstate(over="ignore", invalid="ignore"):
         zstat = coef / se
         out = pd.DataFrame(terms, columns=["term", "variable", "level", "reference"]).astype(object)
@@ -208,4 +231,12 @@ def cox_hr(
         out["p"] = 2.0 * _special.ndtr(-np.abs(zstat))  # two-sided normal p
     out["n"] = n
     out["events"] = n_events
+    # caveats the reader must see: tables.hr_table shows them as a footnote
+    out.attrs["notes"] = notes
     return out
+
+
+def _caveat(message: str, category: type[Warning]) -> str:
+    """Issue ``message`` as a warning of ``category`` (once per call site) and return it."""
+    warnings.warn(message, category, stacklevel=3)
+    return message
