@@ -32,6 +32,10 @@ ADJUSTMENT = ("age", "ecog", "hormone_receptor", "visceral_metastasis", "brain_m
 #: Rows of Table 1: the adjustment covariates and the reason T-DXd was stopped.
 BASELINE_VARIABLES = (*ADJUSTMENT, "tdxd_discontinuation_reason")
 
+#: Table 1 rows shown when the data file has them (optional contract columns), and the ILD grade
+#: (among the patients who stopped T-DXd for ILD; missing otherwise or when unknown).
+OPTIONAL_BASELINE = ("prior_trastuzumab", "prior_pertuzumab", "prior_tdm1", "tdxd_best_response", "tdxd_ild_grade")
+
 #: Subgroup comparisons with published medians (regimen class, reason T-DXd stopped).
 HEADLINE_SUBGROUPS = ("regimen_group", "discontinuation_group")
 
@@ -258,13 +262,64 @@ def logrank_by(cohort: Cohort, endpoint: str, variable: str) -> pd.DataFrame:
     return stats.logrank(cohort.endpoint(endpoint), "AVAL", "event", variable)
 
 
+def baseline_variables(adsl: pd.DataFrame) -> tuple[str, ...]:
+    """Rows of Table 1: :data:`BASELINE_VARIABLES` and the :data:`OPTIONAL_BASELINE` columns present."""
+    return BASELINE_VARIABLES + tuple(c for c in OPTIONAL_BASELINE if c in adsl.columns)
+
+
+def observed_followup(cohort: Cohort) -> float:
+    """Median observed follow-up, months: from next_start to death or last contact (OS time).
+
+    The plain median of the observation times, as the study reports its follow-up ("12.0 months,
+    range 0.3-36.2"); :func:`followup` gives the reverse Kaplan–Meier median instead.
+    """
+    return float(np.median(cohort.endpoint("OS")["AVAL"].to_numpy()))
+
+
+def record_baseline(results: Results, cohort: Cohort) -> None:
+    """Estimates of the published baseline figures (``published.yaml``), at the start of the
+    first post-T-DXd regimen: medians of age and prior lines, shares with exact CIs, the ILD
+    grades, the anti-HER2 share and ILD recurrence among the ILD stops, the whole-cohort ILD
+    recurrence rate and the median observed follow-up. Optional columns absent from the data are
+    skipped."""
+    adsl = cohort.adsl
+    n = len(adsl)
+    conf = cohort.params.conf_level
+
+    def share(endpoint: str, group: str, mask: pd.Series, denominator: int) -> None:
+        if denominator == 0:
+            return
+        k = int(mask.sum())
+        ci = stats.proportion_ci(k, denominator, conf_level=conf).iloc[0]
+        results.add("proportion", endpoint, group, n=denominator, events=k, estimate=ci["estimate"],
+                    lower=ci["lower"], upper=ci["upper"], unit="proportion")
+
+    results.add("median", "age", n=n, estimate=float(adsl["age"].median()), unit="years")
+    results.add("median", "prior_lines", n=n, estimate=float(adsl["prior_lines"].median()), unit="lines")
+    share("ecog", "ecog=0-1", adsl["ecog"].isin([0, 1]), n)
+    for col in ("visceral_metastasis", "brain_metastasis", "prior_trastuzumab", "prior_pertuzumab", "prior_tdm1"):
+        if col in adsl.columns:
+            share(col, group_name(col, True), adsl[col].fillna(False).astype(bool), n)
+    ild = (adsl["tdxd_discontinuation_reason"] == "ild").to_numpy()
+    grade = adsl["tdxd_ild_grade"]
+    n_ild = int(ild.sum())
+    for g in (1, 2, 3):
+        share("tdxd_ild_grade", group_name("tdxd_ild_grade", g), ild & grade.eq(g).fillna(False).to_numpy(), n_ild)
+    share("tdxd_ild_grade", "tdxd_ild_grade=unknown", ild & grade.isna().to_numpy(), n_ild)
+    share("anti_her2", group_name("tdxd_discontinuation_reason", "ild"), ild & adsl["anti_her2"].to_numpy(), n_ild)
+    share("ILD recurrence", "Overall", adsl["ild_recurrence"], n)
+    results.add("followup_observed", "OS", n=n, estimate=observed_followup(cohort), unit="months")
+
+
 def record_headlines(results: Results, cohort: Cohort) -> None:
     """Every estimate of a published headline figure not yet in ``results``.
 
-    Adds the cohort counts and shares and the PFS/OS medians by regimen group and by reason
-    T-DXd was stopped (the overall medians, ORR and ILD rate are recorded where they are shown).
+    Adds the cohort counts and shares, the baseline figures (:func:`record_baseline`) and the
+    PFS/OS medians by regimen group and by reason T-DXd was stopped (the overall medians, ORR and
+    ILD rate among ILD stops are recorded where they are shown).
     """
     record_cohort_counts(results, cohort)
+    record_baseline(results, cohort)
     record_survival(results, survival_summaries(cohort, ["TDXDDUR"]), None, ())
     for var in HEADLINE_SUBGROUPS:
         summ = survival_summaries(cohort, ["PFS", "OS"], by=var, overall=False)

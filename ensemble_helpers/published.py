@@ -2,12 +2,34 @@
 
 from __future__ import annotations
 
+import functools
 from importlib import resources
 
 import pandas as pd
 import yaml
 
 from ensemble_helpers.results import lookup
+
+
+@functools.lru_cache(maxsize=1)
+def _published_text() -> str:
+    return resources.files("ensemble_helpers").joinpath("published.yaml").read_text(encoding="utf-8")
+
+
+def _published_yaml() -> dict:
+    """The parsed file (a fresh object each call; the C loader when PyYAML has it)."""
+    return yaml.load(_published_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+
+
+def load_study() -> dict:
+    """Study period and follow-up range (``study`` in ``published.yaml``): calibration targets only.
+
+    Examples
+    --------
+    >>> load_study()["tdxd_start_first"]
+    '2020-05-25'
+    """
+    return dict(_published_yaml()["study"])
 
 
 def load_published() -> pd.DataFrame:
@@ -24,8 +46,7 @@ def load_published() -> pd.DataFrame:
     >>> float(pub.loc["pfs", "value"])
     4.1
     """
-    text = resources.files("ensemble_helpers").joinpath("published.yaml").read_text(encoding="utf-8")
-    figures = pd.DataFrame(yaml.safe_load(text)["figures"])
+    figures = pd.DataFrame(_published_yaml()["figures"])
     figures["group"] = figures["group"].fillna("Overall")
     return figures
 
