@@ -28,6 +28,12 @@ comparison and Table 1, by cut points (intervals closed on the left) or by group
 Every key is optional except ``title`` and ``data_path``; defaults are in :class:`Params`.
 Relative paths are resolved against the project root (the folder holding ``pyproject.toml``),
 so a notebook opened in JupyterLab from ``notebooks/`` finds the same files as a batch run.
+
+A parameter file is read with a strict YAML loader (:func:`read_parameter_file`): anchors and
+aliases (``&x``, ``*x``) and duplicate keys are refused, so a file cannot grow in memory as it is
+read and a second ``min_cell_size`` cannot silently replace the first. ``output_dir`` is not a
+parameter-file key: ``ensemble-run`` decides where reports go (``--output-dir``); a notebook run
+interactively writes ``results.json`` to its own ``output_dir`` variable (default ``scratch``).
 """
 
 from __future__ import annotations
@@ -37,7 +43,7 @@ import functools
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -221,7 +227,9 @@ class Params:
     comparison : Comparison or None
         Two levels of one column compared in the report (second level the reference).
     output_dir : str
-        Folder for ``results.json`` (the batch runner sets it per run).
+        Folder for ``results.json``: the notebook variable ``output_dir`` (default ``scratch``,
+        git-ignored, never a batch's report folder); the batch runner sets it per run. Not a
+        parameter-file key.
     source : str
         The file these parameters came from (for messages).
     """
@@ -237,7 +245,7 @@ class Params:
     published_comparison: bool = False
     derived_variables: tuple[DerivedVariable, ...] = ()
     comparison: Comparison | None = None
-    output_dir: str = "reports/results"
+    output_dir: str = "scratch"
     source: str = "<parameters>"
 
     def data_file(self) -> Path:
@@ -249,8 +257,14 @@ class Params:
         return resolve_path(self.output_dir)
 
 
-#: Keys a parameter file may hold.
+#: Parameters of a run (notebook variables).
 PARAM_KEYS = tuple(f.name for f in dataclasses.fields(Params) if f.name != "source")
+#: Keys a parameter file may hold: every parameter but ``output_dir`` (set by whoever runs it).
+FILE_KEYS = tuple(k for k in PARAM_KEYS if k != "output_dir")
+_OUTPUT_DIR_RULE = (
+    "not a parameter-file key: ensemble-run writes reports to its --output-dir, and a notebook"
+    " run by hand writes to its output_dir variable; remove this line"
+)
 
 
 def project_root(start: Path | None = None) -> Path:
@@ -272,6 +286,156 @@ def resolve_path(path: str | Path) -> Path:
     return project_root() / p
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses anchors, aliases and duplicate mapping keys."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+            line = event.start_mark.line + 1
+            raise _Refused("-", f"line {line}: anchors and aliases (&name, *name) are not allowed"
+                                " in a parameter file; write each value out")
+        return super().compose_node(parent, index)
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            try:
+                first = seen.setdefault(key, line)
+            except TypeError:  # unhashable key: SafeConstructor reports it
+                continue
+            if first != line:
+                raise _Refused(str(key), f"duplicate key (lines {first} and {line}); a key may"
+                                         " appear once, delete one of them")
+        return super().construct_mapping(node, deep=deep)
+
+
+class _Refused(Exception):
+    def __init__(self, key: str, rule: str) -> None:
+        super().__init__(rule)
+        self.key, self.rule = key, rule
+
+
+def read_parameter_file(path: str | Path) -> dict[str, Any]:
+    r"""The mapping in a YAML parameter file, read strictly (no anchors, aliases, duplicate keys).
+
+    Parameters
+    ----------
+    path : str or Path
+        The YAML file.
+
+    Returns
+    -------
+    dict
+        Key -> value, as written (not yet validated: see :func:`params_from_mapping`).
+
+    Raises
+    ------
+    ParameterError
+        Missing or unreadable file, not YAML, an anchor or alias, a duplicate key, not a mapping.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> f = pathlib.Path(tempfile.mkdtemp()) / "p.yaml"
+    >>> _ = f.write_text("min_cell_size: 5\nmin_cell_size: 1\n")
+    >>> read_parameter_file(f)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ensemble_helpers.params.ParameterError: ...: parameter 'min_cell_size': duplicate key (lines 1 and 2)...
+    """
+    source = str(path)
+    p = Path(path)
+    if not p.is_file():
+        rule = "is a folder, not a file" if p.is_dir() else "parameter file does not exist"
+        raise ParameterError(source, "-", rule)
+    try:
+        data = yaml.load(p.read_text(encoding="utf-8"), Loader=_StrictLoader)  # noqa: S506
+    except _Refused as exc:
+        raise ParameterError(source, exc.key, exc.rule) from None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise ParameterError(source, "-", f"not a valid YAML file ({exc})") from exc
+    if data is None:
+        data = {}
+    if not isinstance(data, dict) or not all(isinstance(k, str) for k in data):
+        raise ParameterError(source, "-", "the file must be a mapping of key: value")
+    if "output_dir" in data:
+        raise ParameterError(source, "output_dir", _OUTPUT_DIR_RULE)
+    return data
+
+
+def parameter_problems(values: Mapping[str, Any], source: str = "<parameters>") -> list[ParameterError]:
+    """Every problem of a parameter mapping, one per key (empty when valid).
+
+    :func:`params_from_mapping` stops at the first problem; this validates again without each
+    offending key until the rest passes, so that a file with three mistakes is reported once with
+    three lines.
+
+    Examples
+    --------
+    >>> [e.key for e in parameter_problems({"title": "t", "data_path": "d.csv",
+    ...                                     "conf_level": 2, "timepoints": [float("inf")]})]
+    ['conf_level', 'timepoints']
+    """
+    remaining = dict(values)
+    problems: list[ParameterError] = []
+    for _ in range(len(values) + 2):
+        try:
+            params_from_mapping(remaining, source=source)
+            return problems
+        except ParameterError as exc:
+            problems.append(exc)
+            key = exc.key.split(".", 1)[0]
+            if key in ("title", "data_path") or key not in remaining:
+                return problems  # required, or not attributable to one key: stop here
+            del remaining[key]
+    return problems
+
+
+def column_problems(params: Params, columns: Iterable[str],
+                    keys: Iterable[str] | None = None) -> list[ParameterError]:
+    """Columns named by the parameters that the data will not have.
+
+    Parameters
+    ----------
+    params : Params
+        Validated parameters.
+    columns : iterable of str
+        Columns of the analysis data set: the data file's header plus the columns
+        ``derive_adsl`` adds (:data:`ensemble_helpers.endpoints.ADSL_DERIVED_COLUMNS`).
+    keys : iterable of str, optional
+        Check only these keys (those a parameter file sets); default every key.
+
+    Returns
+    -------
+    list of ParameterError
+        One per unknown column, with the closest known names.
+    """
+    import difflib
+
+    known = set(columns)
+    wanted = set(PARAM_KEYS if keys is None else keys)
+    references = []
+    if "derived_variables" in wanted:  # their sources must exist; their names then may be used
+        references += [(f"derived_variables.{d.name}", d.source) for d in params.derived_variables]
+    known |= {d.name for d in params.derived_variables}
+    if "filters" in wanted:
+        references += [(f"filters.{col}", col) for col in params.filters]
+    if "subgroup_variables" in wanted:
+        references += [("subgroup_variables", col) for col in params.subgroup_variables]
+    if "comparison" in wanted and params.comparison is not None:
+        references += [("comparison.variable", params.comparison.variable)]
+    problems = []
+    for key, col in references:
+        if col not in known:
+            close = difflib.get_close_matches(col, sorted(known), n=3)
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            problems.append(ParameterError(params.source, key, f"no column {col!r} in the data{hint}"))
+    return problems
+
+
 def load_params(path: str | Path, **overrides: Any) -> Params:
     """Read and validate a YAML parameter file.
 
@@ -289,7 +453,7 @@ def load_params(path: str | Path, **overrides: Any) -> Params:
     Raises
     ------
     ParameterError
-        Missing file, not YAML, not a mapping, unknown key, wrong type or value.
+        Missing file, not YAML, anchors/aliases, duplicate or unknown key, wrong type or value.
 
     Examples
     --------
@@ -298,17 +462,7 @@ def load_params(path: str | Path, **overrides: Any) -> Params:
     'log-log'
     """
     source = str(path)
-    p = Path(path)
-    if not p.exists():
-        raise ParameterError(source, "-", "parameter file does not exist")
-    try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise ParameterError(source, "-", f"not a valid YAML file ({exc})") from exc
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise ParameterError(source, "-", "the file must be a mapping of key: value")
+    data = read_parameter_file(path)
     data.update({k: v for k, v in overrides.items() if v is not None})
     return params_from_mapping(data, source=source)
 
@@ -417,8 +571,8 @@ def _typed(source: str, key: str, value: Any, types: type | tuple[type, ...]) ->
 
 
 def _number(source: str, key: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
-        raise ParameterError(source, key, f"must be a number, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ParameterError(source, key, f"must be a number (not inf or nan), got {value!r}")
     return float(value)
 
 

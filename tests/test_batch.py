@@ -45,9 +45,11 @@ def repo(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def write_params(repo: Path, name: str, **extra: object) -> Path:
-    lines = [f'title: "Set {name} <&>"', "data_path: data/patients.csv", "conf_level: 0.95"]
-    lines += [f"{key}: {json.dumps(value)}" for key, value in extra.items()]
+def write_params(repo: Path, name: str, fail_mode: str = "", **extra: object) -> Path:
+    """A valid parameter file; ``fail_mode`` goes into the title, where light.ipynb reads it."""
+    title = f"Set {name} <&>" + (f" fail_mode={fail_mode}" if fail_mode else "")
+    values = {"title": title, "data_path": "data/patients.csv", "conf_level": 0.95, **extra}
+    lines = [f"{key}: {json.dumps(value)}" for key, value in values.items()]
     path = repo / "params" / f"{name}.yaml"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
@@ -114,7 +116,7 @@ def test_failing_run_is_isolated_and_reported(repo: Path, capsys: pytest.Capture
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     write_params(repo, "alpha")
     monkeypatch.chdir(repo)  # the CLI runs from the repository root, with default params/
-    code = main(["--notebooks", str(LIGHT), str(RAISES), "--no-progress", "--jobs", "2",
+    code = main(["--notebooks", str(LIGHT), "--notebooks", str(RAISES), "--no-progress", "--jobs", "2",
                  "--show-code"])
 
     assert code != 0
@@ -212,8 +214,8 @@ def test_killed_kernel_and_killed_worker_fail_only_their_runs(repo: Path) -> Non
     assert not list((repo / "reports").glob(".tmp-*"))
 
     # a second invocation (the causes fixed) finishes the batch without redoing what succeeded
-    write_params(repo, "doomed", fail_mode="")
-    write_params(repo, "kernel", fail_mode="")
+    write_params(repo, "doomed", conf_level=0.9)  # changed since its kept report
+    write_params(repo, "kernel")
     second = by_id(batch_in(repo, [good, doomed, kernel], [LIGHT], jobs=2))
     assert second["good/light"].status == "skipped"
     assert second["doomed/light"].status == "ok" and second["kernel/light"].status == "ok"
@@ -282,15 +284,34 @@ def test_main_parses_arguments_and_calls_run_batch(monkeypatch: pytest.MonkeyPat
     args, kwargs = calls[-1]
     assert args == (["a.yaml", "b.yaml"], ["x.ipynb"], "out")
     assert kwargs == {"jobs": 3, "show_code": True, "force": True,
-                      "dask_scheduler": "tcp://127.0.0.1:8786", "progress": False}
+                      "dask_scheduler": "tcp://127.0.0.1:8786", "progress": False, "parameters": {}}
 
     main([])
     args, kwargs = calls[-1]
     assert args == ([], None, "reports")
     assert kwargs == {"jobs": None, "show_code": False, "force": False, "dask_scheduler": None,
-                      "progress": True}
-    with pytest.raises(SystemExit):
-        main(["--jobs", "0"])
+                      "progress": True, "parameters": {}}
+    # papermill style: --notebooks repeats (or takes commas) and never swallows parameter files;
+    # -p values are YAML, -y is a YAML mapping, -p wins over -y
+    main(["--notebooks", "01_cohort", "a.yaml", "--notebooks", "02_endpoints,03_subgroups", "b.yaml",
+          "-y", "{min_cell_size: 10, timepoints: [6, 12]}", "-p", "min_cell_size", "11",
+          "-p", "title", "Overridden", "-p", "published_comparison", "true", "--log-level", "info"])
+    args, kwargs = calls[-1]
+    assert args == (["a.yaml", "b.yaml"], ["01_cohort", "02_endpoints", "03_subgroups"], "reports")
+    assert kwargs["parameters"] == {"min_cell_size": 11, "timepoints": [6, 12], "title": "Overridden",
+                                    "published_comparison": True}
+    for bad in (["--jobs", "0"], ["-y", "[1, 2]"], ["-y", "{a: &x 1, b: *x}"], ["--log-level", "loud"]):
+        with pytest.raises(SystemExit):
+            main(bad)
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    from importlib import metadata
+
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"ensemble-run {metadata.version('ensemble-helpers')}"
 
 
 def test_main_reports_setup_errors_with_exit_code_2(tmp_path: Path, capsys: pytest.CaptureFixture[str],
@@ -306,10 +327,7 @@ def test_python_dash_m_entry_point() -> None:
     assert "--dask-scheduler" in proc.stdout and "--show-code" in proc.stdout
 
 
-def test_bad_inputs_raise_specific_errors(repo: Path) -> None:
-    (repo / "params" / "broken.yaml").write_text("- just\n- a list\n")
-    with pytest.raises(batch.ParamFileError, match="broken.yaml"):
-        batch_in(repo, [repo / "params" / "broken.yaml"], [LIGHT])
+def test_bad_names_stop_the_batch_before_anything_is_written(repo: Path) -> None:
     other = repo / "other"
     other.mkdir()
     shutil.copy(LIGHT, other / "light.ipynb")
@@ -317,6 +335,110 @@ def test_bad_inputs_raise_specific_errors(repo: Path) -> None:
         batch_in(repo, [write_params(repo, "alpha")], [LIGHT, other / "light.ipynb"])
     with pytest.raises(BatchError, match="no notebooks"):
         batch_in(repo, [repo / "params" / "alpha.yaml"], [repo / "data"])
+    shutil.copy(LIGHT, other / ".hidden.ipynb")
+    with pytest.raises(BatchError, match="not a safe report name"):
+        batch_in(repo, [repo / "params" / "alpha.yaml"], [other / ".hidden.ipynb"])
+    assert not (repo / "reports").exists()
+
+
+BILLION_LAUGHS = "".join(
+    ['l0: &l0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n']
+    + [f"l{i}: &l{i} [{','.join([f'*l{i - 1}'] * 9)}]\n" for i in range(1, 9)]
+)
+
+
+def test_invalid_parameter_files_fail_their_own_runs_before_any_kernel_starts(
+        repo: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Issue 19, "Why": dot-dot names, billion laughs, duplicate keys, a folder as data_path,
+    misspelt columns and infinite timepoints are each reported once, before anything runs."""
+    good = write_params(repo, "good")
+    params = repo / "params"
+    (params / "laughs.yaml").write_text(BILLION_LAUGHS)
+    (params / "dup.yaml").write_text(good.read_text() + "min_cell_size: 5\nmin_cell_size: 1\n")
+    (params / "folder.yaml").write_text(good.read_text().replace("data/patients.csv", "data"))
+    (params / "typos.yaml").write_text(
+        good.read_text() + "subgroup_variables: [respnse]\ntimepoints: [.inf]\n"
+                           "filters: {sex: [F]}\nmin_cell_size: 1\n")
+    (params / "list.yaml").write_text("- just\n- a list\n")
+    (params / "...yaml").write_text(good.read_text())  # stem ".."
+    notebooks = repo / "notebooks"
+    notebooks.mkdir()
+    shutil.copy(LIGHT, notebooks / "light.ipynb")
+    before = (notebooks / "light.ipynb").read_bytes()
+    bad = ["laughs", "dup", "folder", "typos", "list", ".."]
+
+    with caplog.at_level("ERROR", logger="ensemble_helpers.batch"):
+        result = batch_in(repo, [good, *(params / f"{n}.yaml" for n in bad)], ["light"], jobs=1)
+
+    runs = by_id(result)
+    assert runs["good/light"].status == "ok"  # the valid file still ran
+    for name in bad:
+        run = runs[f"{name}/light"]
+        assert run.status == "failed" and run.error.ename == "InvalidParameters", name
+        assert run.duration == 0.0  # never started
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines == [
+        "params/laughs.yaml: line 1: anchors and aliases (&name, *name) are not allowed in a"
+        " parameter file; write each value out",
+        "params/dup.yaml: parameter 'min_cell_size': duplicate key (lines 4 and 5); a key may"
+        " appear once, delete one of them",
+        "params/folder.yaml: parameter 'data_path': 'data' is a folder; it must be a data file"
+        " (.csv or .parquet)",
+        "params/typos.yaml: parameter 'timepoints': must be a number (not inf or nan), got inf",
+        "params/typos.yaml: parameter 'filters.sex': no column 'sex' in the data",
+        "params/typos.yaml: parameter 'subgroup_variables': no column 'respnse' in the data;"
+        " did you mean response, responder?",
+        "params/list.yaml: the file must be a mapping of key: value",
+        "params/...yaml: file name: '..' is not a safe report name (empty, hidden, '.', '..' or"
+        " containing a path separator); rename the file",
+    ]
+    # nothing written outside the output folder, nothing under a bad name
+    assert (notebooks / "light.ipynb").read_bytes() == before
+    assert sorted(p.name for p in repo.iterdir()) == ["data", "notebooks", "params", "reports"]
+    assert sorted(p.name for p in (repo / "reports").iterdir() if p.is_dir()) == ["good"]
+    index = (repo / "reports" / "index.html").read_text()
+    assert "duplicate key (lines 4 and 5)" in index and "dup</th>" in index
+
+
+def test_dry_run_prints_the_plan_and_writes_nothing(repo: Path, monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(plan, "package_hash", lambda package_dir=None: "pinned")
+    alpha, beta = write_params(repo, "alpha"), write_params(repo, "beta")
+    (repo / "params" / "gamma.yaml").write_text("title: G\ndata_path: data/patients.csv\ncolour: red\n")
+    (repo / "notebooks").mkdir()
+    shutil.copy(LIGHT, repo / "notebooks" / "light.ipynb")
+    monkeypatch.chdir(repo)
+    code = main(["--dry-run", "--notebooks", "light"])
+    out = capsys.readouterr().out
+    assert code == 1  # an invalid parameter file
+    assert "to run (2):" in out and "alpha/light" in out and "no report yet" in out
+    assert "not started (invalid parameter file) (1):" in out
+    assert "params/gamma.yaml: parameter 'colour': unknown key" in out
+    assert not (repo / "reports").exists()
+
+    (repo / "params" / "gamma.yaml").unlink()
+    assert batch_in(repo, [alpha, beta], [LIGHT], jobs=2).exit_code == 0
+    write_params(repo, "beta", conf_level=0.9)
+    assert main(["--dry-run", "--notebooks", "light"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"to run \(1\):\n  beta/light +parameter file changed", out)
+    assert re.search(r"to skip \(1\):\n  alpha/light +unchanged since 20", out)
+    assert main(["--dry-run", "--notebooks", "light", "-p", "conf_level", "0.8"]) == 0
+    assert "parameter file changed, -p/-y overrides changed" in capsys.readouterr().out
+
+
+def test_overrides_reach_the_kernel_and_are_validated(repo: Path) -> None:
+    alpha = write_params(repo, "alpha")
+    result = batch_in(repo, [alpha], [LIGHT], jobs=1, parameters={"title": "Overridden <b>"})
+    assert result.runs[0].status == "ok", result.runs[0].error
+    page = (repo / "reports" / "alpha" / "light.html").read_text()
+    assert "Overridden &lt;b&gt;: 40 patients" in page  # printed by the kernel
+    assert result.runs[0].inputs["overrides"] == {"title": "Overridden <b>"}
+    bad = batch_in(repo, [alpha], [LIGHT], jobs=1, parameters={"conf_level": 2, "output_dir": "x"})
+    assert bad.runs[0].error.ename == "InvalidParameters"
+    assert "'output_dir': not a parameter-file key" in bad.runs[0].error.evalue
+    assert "'conf_level': must be between 0 and 1" in bad.runs[0].error.evalue
+    assert (repo / "reports" / "alpha" / "light.html").read_text() == page  # kept
 
 
 def test_missing_distributed_gives_a_clear_error(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from ensemble_helpers.params import (
-    PARAM_KEYS,
+    FILE_KEYS,
     Comparison,
     Range,
     ParameterError,
@@ -111,7 +111,7 @@ def test_every_shipped_parameter_file_is_valid():
     assert {"full_cohort", "antibody", "tki", "stopped_for_progression", "stopped_for_adverse_event"} <= names
     for f in files:
         assert isinstance(load_params(f), Params)
-        assert set(yaml.safe_load(f.read_text())) <= set(PARAM_KEYS)
+        assert set(yaml.safe_load(f.read_text())) <= set(FILE_KEYS)
 
 
 def test_range_filters_derived_variables_and_comparison():
@@ -137,3 +137,79 @@ def test_range_filters_derived_variables_and_comparison():
     assert Range(65, None).mask(adsl["age"]).tolist() == [False, False, True, True, False]
     assert Range(None, 65).mask(adsl["age"]).tolist() == [True, True, True, False, False]
     assert p.comparison.indicator(pd.Series(["tki", "antibody", "non_antibody_tki"])).tolist()[:2] == [1.0, 0.0]
+
+
+# ---------------------------------------------------------------------------------------------
+# Strict reading (issue 19): no anchors/aliases, no duplicate keys, every problem at once
+# ---------------------------------------------------------------------------------------------
+BILLION_LAUGHS = "".join(
+    [f'l0: &l0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n']
+    + [f"l{i}: &l{i} [{','.join([f'*l{i - 1}'] * 9)}]\n" for i in range(1, 9)]
+)
+
+
+def test_anchors_and_aliases_are_refused_before_anything_is_expanded(tmp_path):
+    from ensemble_helpers.params import read_parameter_file
+
+    bomb = tmp_path / "laughs.yaml"
+    bomb.write_text(BILLION_LAUGHS)
+    assert len(BILLION_LAUGHS) < 1000  # 9**9 strings once expanded
+    with pytest.raises(ParameterError, match="anchors and aliases") as info:
+        read_parameter_file(bomb)
+    assert "line 1" in str(info.value)
+    merge = tmp_path / "merge.yaml"
+    merge.write_text("title: T\ndata_path: d.csv\nfilters: {<<: *x}\n")
+    with pytest.raises(ParameterError, match="anchors and aliases"):
+        load_params(merge)
+
+
+def test_duplicate_keys_are_refused_with_both_lines(tmp_path):
+    path = tmp_path / "dup.yaml"
+    path.write_text("title: T\ndata_path: d.csv\nmin_cell_size: 5\nmin_cell_size: 1\n")
+    with pytest.raises(ParameterError) as info:
+        load_params(path)
+    assert info.value.key == "min_cell_size"
+    assert "duplicate key (lines 3 and 4)" in str(info.value)
+    nested = tmp_path / "nested.yaml"
+    nested.write_text("title: T\ndata_path: d.csv\nfilters:\n  ecog: [0]\n  ecog: [1]\n")
+    with pytest.raises(ParameterError, match=r"duplicate key \(lines 4 and 5\)"):
+        load_params(nested)
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("-inf"), float("nan")])
+def test_non_finite_numbers_are_refused(value):
+    with pytest.raises(ParameterError, match="not inf or nan"):
+        params_from_mapping({"title": "T", "data_path": "d.csv", "timepoints": [6, value]})
+
+
+def test_output_dir_is_not_a_parameter_file_key(tmp_path):
+    path = _write(tmp_path, output_dir="reports/mine")
+    with pytest.raises(ParameterError, match="--output-dir") as info:
+        load_params(path)
+    assert info.value.key == "output_dir"
+    # a notebook run by hand has an output_dir variable; its default is outside reports/
+    assert parameters_from({"title": "T", "data_path": "d.csv"}).output_dir == "scratch"
+
+
+def test_parameter_problems_lists_every_bad_key_once():
+    from ensemble_helpers.params import parameter_problems
+
+    values = {"title": "T", "data_path": "d.csv", "colour": "red", "conf_level": 2,
+              "timepoints": [float("inf")], "min_cell_size": 5}
+    problems = parameter_problems(values, source="p.yaml")
+    assert [p.key for p in problems] == ["colour", "conf_level", "timepoints"]
+    assert all(str(p).startswith("p.yaml: parameter ") for p in problems)
+    assert parameter_problems({"title": "T", "data_path": "d.csv"}) == []
+
+
+def test_column_problems_suggest_the_closest_column():
+    from ensemble_helpers.params import column_problems
+
+    p = params_from_mapping({"title": "T", "data_path": "d.csv",
+                             "filters": {"regimen_grup": ["tki"]},
+                             "subgroup_variables": ["ecog", "hormone_recepter"]}, source="p.yaml")
+    problems = column_problems(p, ["ecog", "hormone_receptor", "regimen_group"])
+    assert [(e.key, e.rule) for e in problems] == [
+        ("filters.regimen_grup", "no column 'regimen_grup' in the data; did you mean regimen_group?"),
+        ("subgroup_variables", "no column 'hormone_recepter' in the data; did you mean hormone_receptor?"),
+    ]

@@ -68,17 +68,18 @@ from ensemble_helpers.batch.errors import (
     BatchError,
     MissingDependencyError,
     OutputDirBusyError,
-    ParamFileError,
+    UnsafePathError,
 )
 from ensemble_helpers.batch.index import KEY_ESTIMATES, format_estimate, select_key_estimates
 from ensemble_helpers.batch.plan import VERSIONED_PACKAGES, package_hash, package_versions
 from ensemble_helpers.batch.render import external_resources
-from ensemble_helpers.batch.runner import run_batch
+from ensemble_helpers.batch.runner import plan_batch, run_batch
 from ensemble_helpers.batch.runs import (
     STATUS_FAILED,
     STATUS_OK,
     STATUS_SKIPPED,
     BatchResult,
+    PlannedRun,
     RunError,
     RunResult,
     RunSpec,
@@ -94,7 +95,7 @@ __all__ = [
     "BatchResult",
     "MissingDependencyError",
     "OutputDirBusyError",
-    "ParamFileError",
+    "PlannedRun",
     "RunError",
     "RunResult",
     "RunSpec",
@@ -103,6 +104,8 @@ __all__ = [
     "main",
     "package_hash",
     "package_versions",
+    "plan_batch",
     "run_batch",
     "select_key_estimates",
+    "UnsafePathError",
 ]

@@ -3,15 +3,16 @@ from __future__ import annotations
 
 from ensemble_helpers.exceptions import EnsembleError
 
-__all__ = ["BatchError", "MissingDependencyError", "OutputDirBusyError", "ParamFileError"]
+__all__ = ["BatchError", "MissingDependencyError", "OutputDirBusyError", "UnsafePathError"]
 
 
 class BatchError(EnsembleError):
-    """A batch cannot start (bad parameter file, nothing to run, output directory busy)."""
+    """A batch cannot start or go on (nothing to run, unsafe names, output folder busy or not
+    writable)."""
 
 
-class ParamFileError(BatchError, ValueError):
-    """A parameter file is missing, is not YAML, or is not a mapping of parameter names."""
+class UnsafePathError(BatchError):
+    """The runner was about to write outside ``--output-dir`` (refused; nothing written)."""
 
 
 class OutputDirBusyError(BatchError):

@@ -18,6 +18,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from ensemble_helpers.batch.publish import _publish_failed, _publish_ok
 from ensemble_helpers.batch.render import _render, warm_up
 from ensemble_helpers.batch.runs import (
@@ -185,6 +187,10 @@ def _execute(spec: RunSpec, executed: Path, runtime_dir: str) -> RunError | None
 
     parameters = dict(spec.parameters)
     parameters["params_file"] = spec.param_file
+    if spec.overridden:  # -p/-y: the notebook re-validates the effective parameters, not the file
+        effective = Path(spec.tmp_dir) / f"{spec.param_set}.yaml"
+        effective.write_text(yaml.safe_dump(dict(spec.parameters), sort_keys=False), encoding="utf-8")
+        parameters["params_file"] = str(effective)
     parameters["output_dir"] = str(Path(spec.tmp_dir) / "out")
     log_path = os.path.join(runtime_dir, "kernel.log")
     try:

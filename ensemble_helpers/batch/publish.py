@@ -148,9 +148,9 @@ def _write_batch_files(out: Path, manifest: Mapping[str, Any], specs: Sequence[R
         if spec.run_id in results:
             runs[spec.run_id] = _manifest_entry(results[spec.run_id], out, runs.get(spec.run_id),
                                                 spec.display)
-    # keep earlier runs not in this batch while their report files still exist
-    runs = {key: entry for key, entry in runs.items()
-            if any((out / p).exists() for p in (entry.get("paths") or {}).values() if p)}
+    # keep this batch's runs, and earlier ones while their report files still exist
+    runs = {key: entry for key, entry in runs.items() if key in results
+            or any((out / p).exists() for p in (entry.get("paths") or {}).values() if p)}
     generated = _now()
     versions = package_versions()
     _atomic_write(out / "manifest.json", json.dumps(

@@ -13,7 +13,7 @@ import sys
 import tempfile
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
@@ -21,17 +21,27 @@ from typing import Any
 from ensemble_helpers.batch.errors import BatchError, MissingDependencyError
 from ensemble_helpers.batch.execute import _DIED, _execute_run, _init_worker, _salvage_run
 from ensemble_helpers.batch.plan import (
-    _check_unique_stems,
     _existing_paths,
-    _expand,
-    _is_up_to_date,
     _plan,
     _read_json,
+    collect_inputs,
+    decide,
+    safe_name_problem,
 )
 from ensemble_helpers.batch.publish import _lock, _read_manifest, _write_batch_files
-from ensemble_helpers.batch.runs import STATUS_SKIPPED, BatchResult, RunResult, RunSpec
+from ensemble_helpers.batch.runs import (
+    INVALID_PARAMETERS,
+    STATUS_FAILED,
+    STATUS_SKIPPED,
+    BatchResult,
+    PlannedRun,
+    RunError,
+    RunResult,
+    RunSpec,
+    _now,
+)
 
-__all__ = ["run_batch"]
+__all__ = ["plan_batch", "run_batch"]
 
 logger = logging.getLogger(__name__)
 
@@ -131,6 +141,35 @@ def _run_dask(specs: Sequence[RunSpec], address: str) -> Iterator[RunResult]:
             yield result
 
 
+def _output_folder(output_dir: str | os.PathLike[str]) -> Path:
+    out = Path(output_dir)
+    return (out if out.is_absolute() else Path.cwd() / out).resolve()
+
+
+def plan_batch(
+    param_files: Iterable[str | os.PathLike[str]] | None,
+    notebooks: Iterable[str | os.PathLike[str]] | None,
+    output_dir: str | os.PathLike[str],
+    show_code: bool = False,
+    force: bool = False,
+    cwd: str | os.PathLike[str] | None = None,
+    parameters: Mapping[str, Any] | None = None,
+) -> list[PlannedRun]:
+    """What ``run_batch`` with the same arguments would do, without running or writing anything.
+
+    Returns
+    -------
+    list of PlannedRun
+        One per parameter file x notebook: ``action`` is ``"run"``, ``"skip"`` (up to date) or
+        ``"fail"`` (invalid parameter file), with the ``reason`` and the file's ``problems``.
+    """
+    root = Path(cwd).resolve() if cwd is not None else Path.cwd().resolve()
+    param_paths, notebook_paths = collect_inputs(param_files, notebooks, root)
+    specs = _plan(param_paths, notebook_paths, _output_folder(output_dir), root, show_code,
+                  overrides=parameters)
+    return [PlannedRun(spec.run_id, *decide(spec, force), problems=spec.problems) for spec in specs]
+
+
 def run_batch(
     param_files: Iterable[str | os.PathLike[str]] | None,
     notebooks: Iterable[str | os.PathLike[str]] | None,
@@ -141,16 +180,23 @@ def run_batch(
     dask_scheduler: str | None = None,
     progress: bool = True,
     cwd: str | os.PathLike[str] | None = None,
+    parameters: Mapping[str, Any] | None = None,
 ) -> BatchResult:
     """Execute every parameter file x notebook, render HTML, write index.html and summary.csv.
+
+    Every parameter file is read and validated first (strict YAML, every key, column names
+    against the data file's header, ``data_path`` a regular file, a safe run name); each problem is
+    logged once, one line each, before any kernel starts. The runs of an invalid file fail
+    without starting; the other files' runs go ahead.
 
     Parameters
     ----------
     param_files : iterable of path, or None
         YAML parameter files, or folders of them (``*.yaml``, ``*.yml``); ``None`` or empty means
         ``<cwd>/params``.
-    notebooks : iterable of path, or None
-        Notebooks or folders of them; ``None`` or empty means ``<cwd>/notebooks``.
+    notebooks : iterable of path or name, or None
+        Notebooks, folders of them, or short names (``02_endpoints`` for
+        ``<cwd>/notebooks/02_endpoints.ipynb``); ``None`` or empty means ``<cwd>/notebooks``.
     output_dir : path
         Where reports go (created if needed); relative to the current directory.
     jobs : int, optional
@@ -160,13 +206,15 @@ def run_batch(
     force : bool
         Re-run runs whose inputs are unchanged.
     dask_scheduler : str, optional
-        Address of a running Dask scheduler (``tcp://host:8786``); needs ``distributed`` and a
-        file system shared with the workers.
+        Address of a running Dask scheduler (``tcp://host:8786``); needs ``distributed``.
     progress : bool
         Show a tqdm progress bar and one line per finished run on stderr.
     cwd : path, optional
         Repository root: kernels run there and relative ``data_path`` values resolve against it
         (default: the current directory).
+    parameters : mapping, optional
+        Values that replace those of every parameter file (``-p KEY VALUE``, ``-y YAML``),
+        validated the same way; they are part of each run's fingerprint.
 
     Returns
     -------
@@ -176,23 +224,13 @@ def run_batch(
     Raises
     ------
     BatchError
-        Nothing to run, duplicate names, unreadable parameter file, output directory busy.
+        Nothing to run, duplicate or unsafe names, output directory busy.
     MissingDependencyError
         ``dask_scheduler`` given but ``distributed`` is not installed.
     """
     started = time.perf_counter()
     root = Path(cwd).resolve() if cwd is not None else Path.cwd().resolve()
-    param_items = list(param_files or []) or [root / "params"]
-    notebook_items = list(notebooks or []) or [root / "notebooks"]
-    param_paths = _expand(param_items, ("*.yaml", "*.yml"), "parameter file")
-    notebook_paths = [p for p in _expand(notebook_items, ("*.ipynb",), "notebook")
-                      if not p.stem.endswith("-checkpoint")]
-    if not param_paths:
-        raise BatchError(f"no parameter files (*.yaml) in {', '.join(map(str, param_items))}")
-    if not notebook_paths:
-        raise BatchError(f"no notebooks (*.ipynb) in {', '.join(map(str, notebook_items))}")
-    _check_unique_stems(param_paths, "parameter file")
-    _check_unique_stems(notebook_paths, "notebook")
+    param_paths, notebook_paths = collect_inputs(param_files, notebooks, root)
     if dask_scheduler:
         try:
             import distributed  # noqa: F401 - fail before any work is done
@@ -200,8 +238,7 @@ def run_batch(
             raise MissingDependencyError(
                 "--dask-scheduler needs the optional 'distributed' package; install it with"
                 " pip install 'ensemble-helpers[dask]'") from exc
-    out = Path(output_dir)
-    out = (out if out.is_absolute() else Path.cwd() / out).resolve()
+    out = _output_folder(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     manifest_path = out / "manifest.json"
 
@@ -211,17 +248,27 @@ def run_batch(
         manifest = _read_manifest(manifest_path)
         # kernel connection files and IPC sockets: a short path (unix sockets allow ~100 chars)
         runtime_root = tempfile.mkdtemp(prefix="ensemble-run-")
-        specs = _plan(param_paths, notebook_paths, out, root, show_code, runtime_root)
+        specs = _plan(param_paths, notebook_paths, out, root, show_code, runtime_root,
+                      overrides=parameters)
         results: dict[str, RunResult] = {}
         to_run = []
+        reported: set[str] = set()
         for spec in specs:
-            if not force and _is_up_to_date(spec):
+            action, reason = decide(spec, force)
+            if action == "skip":
                 prov = _read_json(spec.dest / f"{spec.notebook}.provenance.json") or {}
                 results[spec.run_id] = RunResult(
                     spec.param_set, spec.notebook, STATUS_SKIPPED, 0.0, None,
                     _existing_paths(spec.dest, spec.notebook), inputs=spec.inputs,
                     run_date=prov.get("run_date", ""))
+            elif action == "fail":
+                if spec.param_file not in reported:  # each bad file once, one line per problem
+                    reported.add(spec.param_file)
+                    for problem in spec.problems:
+                        logger.error("%s", problem)
+                results[spec.run_id] = _invalid_run(spec)
             else:
+                logger.debug("run %s: %s", spec.run_id, reason)
                 to_run.append(spec)
         # Longest runs first (by last recorded duration; unknown first) to shorten the batch.
         last = {key: (e.get("report") or {}).get("duration") for key, e in manifest["runs"].items()}
@@ -249,6 +296,14 @@ def run_batch(
                        time.perf_counter() - started)
 
 
+def _invalid_run(spec: RunSpec) -> RunResult:
+    """The failed result of a run whose parameter file is invalid (no kernel was started)."""
+    error = RunError(INVALID_PARAMETERS, "; ".join(spec.problems))
+    paths = {} if safe_name_problem(spec.param_set) else _existing_paths(spec.dest, spec.notebook)
+    return RunResult(spec.param_set, spec.notebook, STATUS_FAILED, 0.0, error, paths,
+                     stale="html" in paths, inputs=spec.inputs, run_date=_now())
+
+
 def _progress_bar(total: int, enabled: bool) -> Any:
     from tqdm import tqdm
 
@@ -257,7 +312,9 @@ def _progress_bar(total: int, enabled: bool) -> Any:
 
 
 def _announce(bar: Any, result: RunResult, enabled: bool) -> None:
-    if result.status == STATUS_SKIPPED:
+    if result.error is not None and result.error.ename == INVALID_PARAMETERS:
+        line = f"{'failed':7} {result.run_id} (not started: invalid parameter file)"
+    elif result.status == STATUS_SKIPPED:
         line = f"{'skipped':7} {result.run_id} (unchanged)"
     else:
         line = f"{result.status:7} {result.run_id} {result.duration:.1f}s"

@@ -9,13 +9,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["STATUS_FAILED", "STATUS_OK", "STATUS_SKIPPED", "BatchResult", "RunError", "RunResult",
-           "RunSpec"]
+from ensemble_helpers.batch.errors import UnsafePathError
+
+__all__ = ["INVALID_PARAMETERS", "STATUS_FAILED", "STATUS_OK", "STATUS_SKIPPED", "BatchResult",
+           "PlannedRun", "RunError", "RunResult", "RunSpec"]
 
 STATUS_OK = "ok"
 STATUS_FAILED = "failed"
 STATUS_SKIPPED = "skipped"
 
+#: ``RunError.ename`` of a run not started because its parameter file is invalid.
+INVALID_PARAMETERS = "InvalidParameters"
 #: The file a notebook writes into its ``output_dir``; published as ``<notebook>.results.json``.
 _RESULTS_FILE = "results.json"
 #: Column order of results records (summary.csv).
@@ -131,6 +135,20 @@ class BatchResult:
 
 
 @dataclass(frozen=True)
+class PlannedRun:
+    """What a batch would do with one run (``plan_batch``, ``--dry-run``).
+
+    ``action`` is ``"run"``, ``"skip"`` (inputs unchanged since the report on disk) or
+    ``"fail"`` (invalid parameter file: ``problems`` says why, one line each).
+    """
+
+    run_id: str
+    action: str
+    reason: str
+    problems: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class RunSpec:
     """Everything a worker needs; plain data so it pickles to a process pool or a Dask worker."""
 
@@ -146,6 +164,9 @@ class RunSpec:
     inputs: dict[str, Any]
     display: dict[str, str]
     runtime_root: str  # short path for kernel sockets; removed by run_batch (even after a kill)
+    problems: tuple[str, ...] = ()  # why the parameter file is invalid: the run fails unstarted
+    data_file: str = ""  # absolute path of data_path, when it is a regular file
+    overridden: bool = False  # -p/-y overrides: the kernel gets the effective parameters as a file
 
     @property
     def run_id(self) -> str:
@@ -153,7 +174,14 @@ class RunSpec:
 
     @property
     def dest(self) -> Path:
-        return Path(self.output_dir) / self.param_set
+        """``<output_dir>/<param_set>``, checked to lie inside the output folder (symlinks
+        resolved): every report file of the run is written there."""
+        out = Path(self.output_dir)
+        dest = out / self.param_set
+        if dest.resolve().parent != out.resolve():
+            raise UnsafePathError(f"{self.run_id}: refusing to write to {dest}, which is not a"
+                                  f" folder directly inside the output folder {out}")
+        return dest
 
 
 
