@@ -40,11 +40,6 @@ POST_TDXD_ENDPOINTS = ("TTF", "TTNT", "PFS", "OS")
 
 REGIMEN_GROUPS = ("antibody", "tki", "non_antibody_tki")
 DISCONTINUATION_GROUPS = ("progression", "adverse_event", "other")
-#: Columns ``derive_adsl`` adds to the data file's: parameter files may name them (filters,
-#: subgroups) and ensemble-run checks those names against header + these before any kernel
-#: starts. tests/test_endpoints.py checks the list against ``derive_adsl``.
-ADSL_DERIVED_COLUMNS = ("anti_her2", "regimen_group", "discontinuation_group", "responder",
-                        "disease_control", "ild_recurrence")
 
 _REGIMEN_GROUP = {
     "anti_her2_antibody": "antibody",

@@ -404,7 +404,7 @@ def column_problems(params: Params, columns: Iterable[str],
         Validated parameters.
     columns : iterable of str
         Columns of the analysis data set: the data file's header plus the columns
-        ``derive_adsl`` adds (:data:`ensemble_helpers.endpoints.ADSL_DERIVED_COLUMNS`).
+        ``derive_adsl`` adds (:func:`derived_columns`).
     keys : iterable of str, optional
         Check only these keys (those a parameter file sets); default every key.
 
@@ -704,6 +704,16 @@ def known_columns() -> frozenset[str]:
     without a second list. Empty when that is not possible (checks then happen on the data).
     """
     return _known_columns()
+
+
+def derived_columns() -> frozenset[str]:
+    """The columns :func:`ensemble_helpers.endpoints.derive_adsl` adds to the data file's (empty
+    when they cannot be found without data): a data file's header plus these are the names a
+    parameter file may use before its own ``derived_variables``."""
+    from ensemble_helpers import schema
+
+    contract = set(schema.REQUIRED_COLUMNS) | set(getattr(schema, "OPTIONAL_COLUMNS", ()))
+    return frozenset(_known_columns() - contract)
 
 
 @functools.lru_cache(maxsize=1)

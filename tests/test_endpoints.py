@@ -6,7 +6,6 @@ import pandas as pd
 import pytest
 
 from ensemble_helpers.endpoints import (
-    ADSL_DERIVED_COLUMNS,
     DAYS_PER_MONTH,
     PARAMS,
     analysis_frame,
@@ -118,13 +117,6 @@ def test_derive_adsl_groups():
     ]
     assert adsl["responder"].tolist() == [True, False, False, False]
     assert adsl["disease_control"].tolist() == [True, True, False, True]
-
-
-def test_adsl_derived_columns_lists_what_derive_adsl_adds():
-    # ensemble-run checks parameter files' column names against header + this list
-    typed = validate_patients(patients_frame(patient(patient_id="A")))
-    added = [c for c in derive_adsl(typed).columns if c not in typed.columns]
-    assert sorted(added) == sorted(ADSL_DERIVED_COLUMNS)
 
 
 def test_analysis_frame_joins_one_endpoint():

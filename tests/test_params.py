@@ -205,11 +205,20 @@ def test_parameter_problems_lists_every_bad_key_once():
 def test_column_problems_suggest_the_closest_column():
     from ensemble_helpers.params import column_problems
 
-    p = params_from_mapping({"title": "T", "data_path": "d.csv",
-                             "filters": {"regimen_grup": ["tki"]},
-                             "subgroup_variables": ["ecog", "hormone_recepter"]}, source="p.yaml")
-    problems = column_problems(p, ["ecog", "hormone_receptor", "regimen_group"])
+    from ensemble_helpers.params import derived_columns
+
+    # a contract column this data file lacks, a misspelt subgroup, a derived variable's source
+    p = params_from_mapping({"title": "T", "data_path": "d.csv", "filters": {"ecog": [0]},
+                             "subgroup_variables": ["age_group", "hormone_recepter"],
+                             "derived_variables": {"age_group": {"from": "age", "breaks": [65],
+                                                                 "labels": ["<65", ">=65"]}}},
+                            source="p.yaml")
+    problems = column_problems(p, ["hormone_receptor", "regimen_group"])
     assert [(e.key, e.rule) for e in problems] == [
-        ("filters.regimen_grup", "no column 'regimen_grup' in the data; did you mean regimen_group?"),
+        ("derived_variables.age_group", "no column 'age' in the data"),
+        ("filters.ecog", "no column 'ecog' in the data"),
         ("subgroup_variables", "no column 'hormone_recepter' in the data; did you mean hormone_receptor?"),
     ]
+    assert [e.key for e in column_problems(p, ["age", "ecog", "hormone_receptor"])] == ["subgroup_variables"]
+    assert column_problems(p, [], keys=["title"]) == []
+    assert {"regimen_group", "discontinuation_group", "responder"} <= derived_columns()

@@ -274,12 +274,10 @@ def _validate(param_path: Path, root: Path, overrides: Mapping[str, Any],
                             f" {data_file.name}: {exc}")
             columns = None
         if columns is not None:
-            from ensemble_helpers.endpoints import ADSL_DERIVED_COLUMNS
-
             # the keys that passed, checked against the data's columns
             good = {k: v for k, v in values.items() if k not in bad_keys}
             checked = params.params_from_mapping(good, source=display)
-            known = columns | set(ADSL_DERIVED_COLUMNS)
+            known = columns | params.derived_columns()
             problems += [_describe(p, display)
                          for p in params.column_problems(checked, known, keys=good)]
     return values, data_file, problems
