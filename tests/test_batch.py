@@ -384,9 +384,9 @@ def test_invalid_parameter_files_fail_their_own_runs_before_any_kernel_starts(
         " appear once, delete one of them",
         "params/folder.yaml: parameter 'data_path': 'data' is a folder; it must be a data file"
         " (.csv or .parquet)",
-        "params/typos.yaml: parameter 'timepoints': must be a number (not inf or nan), got inf",
         "params/typos.yaml: parameter 'filters.sex': column 'sex' is not in the data (nor derived"
         " in ADSL or in derived_variables)",
+        "params/typos.yaml: parameter 'timepoints': must be a number (not inf or nan), got inf",
         "params/typos.yaml: parameter 'subgroup_variables': no column 'respnse' in the data;"
         " did you mean response, responder?",
         "params/list.yaml: the file must be a mapping of key: value",
