@@ -251,18 +251,76 @@ def test_checkpoint_at_cell_start_holds_the_running_cell_and_earlier_outputs(rep
     assert [c.metadata.papermill.status for c in final.cells] == ["completed"] * len(final.cells)
 
 
-def test_dask_local_cluster(repo: Path) -> None:
+def _can_unshare() -> bool:
+    if not sys.platform.startswith("linux") or shutil.which("unshare") is None:
+        return False
+    probe = subprocess.run(["unshare", "-rm", "sh", "-c", "mount -t tmpfs tmpfs /mnt"], capture_output=True)
+    return probe.returncode == 0
+
+
+def test_dask_workers_need_no_shared_disk(repo: Path, tmp_path: Path) -> None:
+    """Issue 19: a scheduler and workers started as separate processes (``dask scheduler``,
+    ``dask worker``) in their own folder; where Linux allows it, the workers run in a mount
+    namespace in which the repository's data and reports folders are empty, so they can only
+    work from what the client sends."""
     distributed = pytest.importorskip("distributed")
-    params = [write_params(repo, "alpha")]
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster:
-        result = batch_in(repo, params, [LIGHT, RAISES], dask_scheduler=cluster.scheduler_address)
+    import os
+    import time
+
+    dask = Path(sys.executable).with_name("dask")
+    if not dask.exists():
+        pytest.skip("the dask command line is not installed")
+    params = [write_params(repo, "alpha"), write_params(repo, "beta", fail_mode="raise")]
+    (repo / "reports").mkdir()
+    cluster = tmp_path / "cluster"
+    (cluster / "workers").mkdir(parents=True)
+    scheduler_file = cluster / "scheduler.json"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    logs = [open(cluster / name, "wb") for name in ("scheduler.log", "worker.log")]  # noqa: SIM115
+    worker_cmd = f"exec {dask} worker --scheduler-file {scheduler_file} --nworkers 2 --nthreads 1" \
+                 " --no-dashboard"
+    if _can_unshare():
+        worker_cmd = (f"mount -t tmpfs tmpfs {repo / 'data'} && mount -t tmpfs tmpfs"
+                      f" {repo / 'reports'} && {worker_cmd}")
+        worker_args = ["unshare", "-rm", "sh", "-c", worker_cmd]
+    else:
+        worker_args = ["sh", "-c", worker_cmd]
+    processes = [subprocess.Popen([str(dask), "scheduler", "--scheduler-file", str(scheduler_file),
+                                   "--host", "127.0.0.1", "--port", "0", "--no-dashboard"],
+                                  cwd=cluster, env=env, stdout=logs[0], stderr=logs[0])]
+    try:
+        deadline = time.monotonic() + 120
+        while not scheduler_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        processes.append(subprocess.Popen(worker_args, cwd=cluster / "workers", env=env,
+                                          stdout=logs[1], stderr=logs[1]))
+        with distributed.Client(scheduler_file=str(scheduler_file), timeout=120) as client:
+            client.wait_for_workers(2, timeout=240)
+            address = client.scheduler_info()["address"]
+        result = batch_in(repo, params, [LIGHT, RAISES], dask_scheduler=address)
+    finally:
+        for process in reversed(processes):
+            process.terminate()
+        for process in reversed(processes):
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        for log in logs:
+            log.close()
     runs = by_id(result)
-    assert runs["alpha/light"].status == "ok"
-    assert runs["alpha/raises"].status == "failed"
-    assert runs["alpha/raises"].error.ename == "ValueError"
-    assert external_resources((repo / "reports" / "alpha" / "light.html").read_text()) == []
-    assert (repo / "reports" / "alpha" / "raises.failed.html").is_file()
+    assert runs["alpha/light"].status == "ok", (runs["alpha/light"].error,
+                                                (cluster / "worker.log").read_text()[-3000:])
+    assert runs["alpha/raises"].status == "failed" and runs["alpha/raises"].error.ename == "ValueError"
+    assert runs["beta/light"].error.ename == "RuntimeError"
+    out = repo / "reports"
+    page = (out / "alpha" / "light.html").read_text()
+    assert external_resources(page) == [] and "40 patients" in page
+    assert f"sha256 {sha256(repo / 'data' / 'patients.csv')}" in page  # the bytes sent
+    assert (out / "alpha" / "light.results.json").is_file()
+    assert (out / "alpha" / "raises.failed.html").is_file() and (out / "beta" / "light.failed.ipynb").is_file()
+    assert not list(out.glob(".tmp-*"))
+    assert not list((cluster / "workers").rglob("*.ipynb"))  # nothing left in the workers' folder
     assert result.exit_code == 1
 
 

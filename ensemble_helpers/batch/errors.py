@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from ensemble_helpers.exceptions import EnsembleError
 
-__all__ = ["BatchError", "MissingDependencyError", "OutputDirBusyError", "UnsafePathError"]
+__all__ = ["BatchError", "MissingDependencyError", "OutputDirBusyError", "OutputDirError",
+           "UnsafePathError"]
 
 
 class BatchError(EnsembleError):
@@ -17,6 +18,11 @@ class UnsafePathError(BatchError):
 
 class OutputDirBusyError(BatchError):
     """Another ``ensemble-run`` is writing into the same output directory."""
+
+
+class OutputDirError(BatchError):
+    """The output folder is read-only, not permitted or full: the batch stops, previous reports
+    stay as they were and no temporary file is left."""
 
 
 class MissingDependencyError(BatchError, ImportError):

@@ -10,7 +10,9 @@ import dataclasses
 import json
 import logging
 import os
+import select
 import shutil
+import signal
 import sys
 import tempfile
 import threading
@@ -20,20 +22,17 @@ from typing import Any
 
 import yaml
 
-from ensemble_helpers.batch.publish import _publish_failed, _publish_ok
+from ensemble_helpers.cache import sha256_file
 from ensemble_helpers.batch.render import _render, warm_up
 from ensemble_helpers.batch.runs import (
     _ORDER,
     _RESULTS_FILE,
-    STATUS_FAILED,
-    STATUS_OK,
     RunError,
-    RunResult,
+    RunOutcome,
     RunSpec,
     _now,
     _shorten,
 )
-from ensemble_helpers.batch.plan import _existing_paths
 
 logger = logging.getLogger(__name__)
 
@@ -55,10 +54,12 @@ def _configure_worker() -> None:
         _worker_configured = True
 
 
-def _init_worker() -> None:
-    """Pool initializer: import the execution stack now, and warm the HTML exporter (template
-    compilation and nbconvert's lazy imports, ~0.5 s) in a background thread while the first
-    kernel starts; ``_render`` waits for it."""
+def _init_worker(parent_pid: int | None = None) -> None:
+    """Pool initializer: exit with the batch's parent (``_watch_parent``), import the execution
+    stack now, and warm the HTML exporter (template compilation and nbconvert's lazy imports,
+    ~0.5 s) in a background thread while the first kernel starts; ``_render`` waits for it."""
+    if parent_pid is not None:
+        _watch_parent(parent_pid)
     _skip_slow_optional_imports()
     # Nothing in the worker draws; keep any accidental matplotlib import headless. The *kernel*
     # gets the inline backend explicitly (see _kernel_manager_class).
@@ -98,6 +99,16 @@ def _kernel_manager_class(cwd: str, runtime_dir: str, log_path: str) -> type:
                 await super().start_kernel(**kw)
             finally:
                 log.close()
+            pid = getattr(getattr(self.provisioner, "process", None), "pid", None)
+            if pid:
+                _kernel_pids.add(pid)
+                self._ensemble_pid = pid
+
+        async def shutdown_kernel(self, *args: Any, **kw: Any) -> None:  # type: ignore[override]
+            try:
+                await super().shutdown_kernel(*args, **kw)
+            finally:
+                _kernel_pids.discard(getattr(self, "_ensemble_pid", None))
 
     return BatchKernelManager
 
@@ -235,92 +246,158 @@ def _check_results(path: Path) -> RunError | None:
     return None
 
 
-def _execute_run(spec: RunSpec) -> RunResult:
-    """Execute, render and publish one run. Never raises for a notebook problem: returns a
-    ``RunResult`` with ``status="failed"`` instead."""
-    _configure_worker()
+def _stage_run(spec: RunSpec) -> RunOutcome:
+    """Execute and render one run into its temporary folder; nothing is published here."""
     started = time.perf_counter()
     run_date = _now()
     tmp = Path(spec.tmp_dir)
-    dest = spec.dest
     executed = tmp / f"{spec.notebook}.ipynb"
     rendered = tmp / f"{spec.notebook}.html"
-    error: RunError | None = None
+    (tmp / "out").mkdir(parents=True, exist_ok=True)
+    os.makedirs(spec.runtime_root, exist_ok=True)
+    runtime_dir = tempfile.mkdtemp(prefix="k-", dir=spec.runtime_root)
     try:
-        (tmp / "out").mkdir(parents=True, exist_ok=True)
-        dest.mkdir(parents=True, exist_ok=True)
-        os.makedirs(spec.runtime_root, exist_ok=True)
-        runtime_dir = tempfile.mkdtemp(prefix="k-", dir=spec.runtime_root)
-        try:
-            error = _execute(spec, executed, runtime_dir)
-        finally:
-            shutil.rmtree(runtime_dir, ignore_errors=True)
-        if error is None:
-            error = _check_results(tmp / "out" / _RESULTS_FILE)
-        if executed.is_file():
-            try:
-                _render(spec, executed, rendered, error, run_date)
-            except Exception as exc:  # a broken output must not stop the batch
-                error = error or RunError(type(exc).__name__, f"rendering HTML failed: {exc}")
-                logger.exception("rendering %s failed", spec.run_id)
-        elif error is None:
-            error = RunError("MissingOutput", "Papermill did not write the executed notebook")
-        duration = time.perf_counter() - started
-        if error is None:
-            prov = {"param_set": spec.param_set, "notebook": spec.notebook, "inputs": spec.inputs,
-                    "display": spec.display, "run_date": run_date, "duration": round(duration, 3)}
-            _publish_ok(spec, tmp, executed, rendered, prov)
-            status = STATUS_OK
-        else:
-            _publish_failed(dest, spec.notebook, executed, rendered)
-            status = STATUS_FAILED
-    except OSError as exc:  # disk full, permissions: report as a failed run, keep the batch going
-        error = RunError(type(exc).__name__, str(exc))
-        status = STATUS_FAILED
+        error = _execute(spec, executed, runtime_dir)
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    paths = _existing_paths(dest, spec.notebook)
-    return RunResult(spec.param_set, spec.notebook, status, time.perf_counter() - started, error,
-                     paths, stale=status == STATUS_FAILED and "html" in paths, inputs=spec.inputs,
-                     run_date=run_date)
+        shutil.rmtree(runtime_dir, ignore_errors=True)
+    if error is None:
+        error = _check_results(tmp / "out" / _RESULTS_FILE)
+    if executed.is_file():
+        try:
+            _render(spec, executed, rendered, error, run_date)
+        except OSError:
+            raise
+        except Exception as exc:  # a broken output must not stop the batch
+            error = error or RunError(type(exc).__name__, f"rendering HTML failed: {exc}")
+            logger.exception("rendering %s failed", spec.run_id)
+    elif error is None:
+        error = RunError("MissingOutput", "Papermill did not write the executed notebook")
+    return RunOutcome(error, time.perf_counter() - started, run_date)
+
+
+def _execute_run(spec: RunSpec) -> RunOutcome:
+    """Execute and render one run in a worker; the parent publishes (``publish.publish_run``).
+
+    Never raises for a notebook problem: the outcome carries the error instead. An ``OSError``
+    (e.g. the output folder's disk is full) is returned with its ``errno``.
+    """
+    _configure_worker()
+    started = time.perf_counter()
+    try:
+        return _stage_run(spec)
+    except OSError as exc:
+        return RunOutcome(RunError(type(exc).__name__, str(exc)), time.perf_counter() - started,
+                          _now(), errno=exc.errno)
+
+
+def _execute_remote(spec: RunSpec, notebook: bytes, params_text: str, data: bytes,
+                    data_name: str) -> RunOutcome:
+    """One run on a Dask worker that shares no disk with the client.
+
+    The notebook, the effective parameters (``data_path`` pointing at the local copy) and the
+    data bytes are written to a private temporary folder, which is also the kernel's working
+    directory; the run is executed and rendered there, and every file of the run comes back in
+    ``RunOutcome.files`` for the client to publish. Nothing is written anywhere else.
+    """
+    _configure_worker()
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="ensemble-run-") as folder:
+        work = Path(folder)
+        (work / "data").mkdir()
+        data_file = work / "data" / data_name
+        data_file.write_bytes(data)
+        notebook_file = work / f"{spec.notebook}.ipynb"
+        notebook_file.write_bytes(notebook)
+        param_file = work / f"{spec.param_set}.yaml"
+        param_file.write_text(params_text, encoding="utf-8")
+        run = work / "run"
+        local = dataclasses.replace(
+            spec, notebook_path=str(notebook_file), param_file=str(param_file),
+            parameters={**spec.parameters, "data_path": f"data/{data_name}"}, overridden=False,
+            output_dir=str(work), tmp_dir=str(run), cwd=str(work), runtime_root=str(work / "k"),
+            data_file=str(data_file))
+        try:
+            outcome = _stage_run(local)
+        except OSError as exc:
+            return RunOutcome(RunError(type(exc).__name__, str(exc)), time.perf_counter() - started,
+                              _now(), files={}, errno=exc.errno)
+        if outcome.error is None and sha256_file(data_file) != spec.inputs.get("data_sha256"):
+            outcome.error = RunError("DataFileChanged", "the notebook changed its copy of the data"
+                                     " file during the run; the report was not published")
+        outcome.files = {path.relative_to(run).as_posix(): path.read_bytes()
+                         for path in sorted(run.rglob("*"))
+                         if path.is_file() and not path.name.endswith(".part")}
+    return outcome
 
 
 _DIED = ("the worker process running this notebook died, probably killed by a signal"
          " (SIGKILL, out of memory)")
 
 
-def _salvage_run(spec: RunSpec, ename: str, evalue: str, duration: float, render: bool = True) -> RunResult:
-    """Failed result for a run whose worker process vanished mid-run.
+def _salvage_run(spec: RunSpec, ename: str, evalue: str, duration: float, render: bool = True) -> RunOutcome:
+    """Failed outcome for a run whose worker process vanished mid-run.
 
-    Runs in a fresh worker (``render=True``: the partial notebook Papermill saved is rendered to
-    ``.failed.html``) or, as a last resort, in the caller's process (``render=False``).
+    Runs in a fresh worker (``render=True``: the partial notebook Papermill saved is rendered
+    into the run's temporary folder, to be published as ``.failed.html``) or, as a last resort,
+    in the parent (``render=False``).
     """
     tmp = Path(spec.tmp_dir)
     executed = tmp / f"{spec.notebook}.ipynb"
     rendered = tmp / f"{spec.notebook}.html"
     error = RunError(ename, evalue)
-    try:
-        if executed.is_file():
+    if executed.is_file():
+        with contextlib.suppress(Exception):
+            import nbformat
+
+            index, count, source = _locate_failed_cell(nbformat.read(executed, as_version=4))
+            error = dataclasses.replace(error, cell_index=index, execution_count=count,
+                                        source=source)
+        if render:
+            _configure_worker()
             with contextlib.suppress(Exception):
-                import nbformat
+                _render(spec, executed, rendered, error, _now())
+    return RunOutcome(error, duration, _now())
 
-                index, count, source = _locate_failed_cell(nbformat.read(executed, as_version=4))
-                error = dataclasses.replace(error, cell_index=index, execution_count=count,
-                                            source=source)
-            if render:
-                _configure_worker()
-                with contextlib.suppress(Exception):
-                    _render(spec, executed, rendered, error, _now())
-        spec.dest.mkdir(parents=True, exist_ok=True)
-        _publish_failed(spec.dest, spec.notebook, executed, rendered)
-    except OSError:
-        logger.exception("could not keep the partial notebook of %s", spec.run_id)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    paths = _existing_paths(spec.dest, spec.notebook)
-    return RunResult(spec.param_set, spec.notebook, STATUS_FAILED, duration, error, paths,
-                     stale="html" in paths, inputs=spec.inputs, run_date=_now())
 
+# --------------------------------------------------------------------------------------------
+# Orphan protection: a worker never outlives the batch's parent process
+# --------------------------------------------------------------------------------------------
+_kernel_pids: set[int] = set()  # kernels this worker started and has not yet seen exit
+
+
+def _watch_parent(parent_pid: int) -> None:
+    """Exit this worker as soon as process ``parent_pid`` ends, however it ends (SIGKILL too).
+
+    Linux: a pidfd becomes readable when the process exits (immediate); elsewhere the pid is
+    polled every 0.2 s. The worker kills the kernels it started, then exits without running any
+    clean-up that could publish (``os._exit``); a kernel it could not kill exits within a second
+    by itself (ipykernel polls its own parent). The output folder's lock dies with the parent,
+    so the next batch may then clean temporary folders safely.
+    """
+    def watch() -> None:
+        try:
+            fd = os.pidfd_open(parent_pid)
+        except ProcessLookupError:
+            fd = -1  # already gone
+        except (AttributeError, OSError):  # not Linux (or no pidfd): poll
+            fd = None
+        if fd is not None and fd >= 0:
+            select.select([fd], [], [])
+        elif fd is None:
+            while True:
+                try:
+                    os.kill(parent_pid, 0)
+                except ProcessLookupError:
+                    break
+                except PermissionError:
+                    pass
+                time.sleep(0.2)
+        for pid in list(_kernel_pids):
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        os._exit(70)  # EX_SOFTWARE: nothing flushed, nothing published
+
+    threading.Thread(target=watch, name="ensemble-run-parent-watch", daemon=True).start()
 
 
 def _skip_slow_optional_imports() -> None:

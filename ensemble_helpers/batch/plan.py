@@ -285,12 +285,14 @@ def _validate(param_path: Path, root: Path, overrides: Mapping[str, Any],
 
 def _plan(param_paths: Sequence[Path], notebook_paths: Sequence[Path], out: Path, root: Path,
           show_code: bool, runtime_root: str = "",
-          overrides: Mapping[str, Any] | None = None) -> list[RunSpec]:
+          overrides: Mapping[str, Any] | None = None, watch: Any = None) -> list[RunSpec]:
     """One ``RunSpec`` per parameter file x notebook, validated; nothing is executed or written.
 
     A parameter file with problems still gives its runs, each carrying the file's problems
     (``RunSpec.problems``): the runner fails them without starting a kernel and runs the rest.
-    ``overrides`` (``-p``/``-y``) are applied to every file before validation.
+    ``overrides`` (``-p``/``-y``) are applied to every file before validation. ``watch``
+    (a ``publish.DataWatch``) hashes the data files, so that the check after each run reuses
+    the hash while the file is untouched.
     """
     overrides = dict(overrides or {})
     helpers = package_hash()
@@ -308,7 +310,7 @@ def _plan(param_paths: Sequence[Path], notebook_paths: Sequence[Path], out: Path
     for param_path in param_paths:
         parameters, data_file, problems = _validate(param_path, root, overrides, columns_of)
         if data_file is not None and data_file not in data_hashes:
-            data_hashes[data_file] = sha256_file(data_file)
+            data_hashes[data_file] = watch.sha256(data_file) if watch else sha256_file(data_file)
         param_hash = sha256_file(param_path) if param_path.is_file() else None
         for nb_path in notebook_paths:
             inputs = {

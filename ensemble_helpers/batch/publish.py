@@ -1,21 +1,44 @@
-"""Publishing: atomic moves into the output folder, the manifest, summary.csv, the lock."""
+"""Publishing: atomic moves into the output folder, the manifest, summary.csv, the lock.
+
+Only the parent process publishes, and only while it holds the output folder's lock: workers
+(local or Dask) leave their files in the run's temporary folder, or return them as bytes, and
+:func:`publish_run` moves them into place after checking that the data file is still the one
+the run was planned with.
+"""
 from __future__ import annotations
 
 import contextlib
 import csv
 import dataclasses
+import errno
 import io
 import json
 import os
 import secrets
+import shutil
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ensemble_helpers.batch.errors import OutputDirBusyError
+from ensemble_helpers.batch.errors import OutputDirBusyError, OutputDirError, UnsafePathError
 from ensemble_helpers.batch.index import _load_records, render_index
-from ensemble_helpers.batch.plan import _read_json, package_hash, package_versions
-from ensemble_helpers.batch.runs import _ORDER, _RESULTS_FILE, STATUS_SKIPPED, RunResult, RunSpec, _now
+from ensemble_helpers.batch.plan import _existing_paths, _read_json, package_hash, package_versions
+from ensemble_helpers.batch.runs import (
+    _ORDER,
+    _RESULTS_FILE,
+    STATUS_FAILED,
+    STATUS_OK,
+    STATUS_SKIPPED,
+    RunError,
+    RunOutcome,
+    RunResult,
+    RunSpec,
+    _now,
+)
+from ensemble_helpers.cache import sha256_file
+
+__all__ = ["DataWatch", "check_writable", "publish_run"]
+
 
 def _replace_dir(src: Path, dst: Path, trash: Path) -> None:
     """Swap directory ``src`` in as ``dst`` (the old ``dst`` goes to ``trash``)."""
@@ -28,6 +51,9 @@ def _publish_ok(spec: RunSpec, tmp: Path, executed: Path, rendered: Path, prov: 
     dest = spec.dest
     nb = spec.notebook
     out = tmp / "out"
+    # everything that needs new disk space first: a full disk then changes nothing
+    staged = tmp / "provenance.json"
+    staged.write_text(json.dumps(prov, indent=2, sort_keys=True), encoding="utf-8")
     results = out / _RESULTS_FILE
     if results.is_file():
         os.replace(results, dest / f"{nb}.results.json")
@@ -43,8 +69,6 @@ def _publish_ok(spec: RunSpec, tmp: Path, executed: Path, rendered: Path, prov: 
     for suffix in (".failed.html", ".failed.ipynb"):
         with contextlib.suppress(FileNotFoundError):
             os.remove(dest / f"{nb}{suffix}")
-    staged = tmp / "provenance.json"
-    staged.write_text(json.dumps(prov, indent=2, sort_keys=True), encoding="utf-8")
     os.replace(staged, dest / f"{nb}.provenance.json")  # last: marks the report complete
 
 
@@ -60,9 +84,156 @@ def _publish_failed(dest: Path, notebook: str, executed: Path | None, rendered: 
 
 
 def _atomic_write(path: Path, text: str) -> None:
+    """Write ``path`` via a temporary file beside it; on any error the temporary file is removed
+    and ``path`` is as it was."""
     staged = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    staged.write_text(text, encoding="utf-8")
-    os.replace(staged, path)
+    try:
+        staged.write_text(text, encoding="utf-8")
+        os.replace(staged, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            staged.unlink()
+        raise
+
+
+#: errno values that mean "the output folder cannot take this": stop the batch with one line.
+OUTPUT_ERRNOS = frozenset({errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT,
+                           errno.EFBIG})
+
+
+def output_dir_error(out: Path, exc: OSError) -> OutputDirError:
+    """One actionable line for an ``OSError`` on the output folder."""
+    code = errno.errorcode.get(exc.errno or 0, "?")
+    return OutputDirError(
+        f"cannot write to the output folder {out}: {exc.strerror or exc} ({code}); previous"
+        " reports are unchanged: free some space, make the folder writable or choose another"
+        " --output-dir")
+
+
+def check_writable(out: Path) -> None:
+    """Create ``out`` if needed and write (then remove) a 64 KiB probe file in it.
+
+    Raises
+    ------
+    OutputDirError
+        Read-only, not permitted or full: before any run starts, nothing left behind.
+    """
+    probe = out / f".ensemble-run-probe-{secrets.token_hex(4)}"
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            os.write(fd, bytes(65536))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise output_dir_error(out, exc) from exc
+    finally:
+        with contextlib.suppress(OSError):
+            probe.unlink()
+
+
+class DataWatch:
+    """SHA-256 of data files, re-hashed only when their ``stat`` (inode, size, mtime, ctime)
+    changed; ctime cannot be set back, so a file replaced and restored is hashed again."""
+
+    def __init__(self) -> None:
+        self._seen: dict[Path, tuple[tuple[int, ...], str]] = {}
+
+    @staticmethod
+    def _key(path: Path) -> tuple[int, ...]:
+        st = path.stat()
+        return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+    def sha256(self, path: Path) -> str | None:
+        """The file's SHA-256 now, or ``None`` when it is gone or not a regular file."""
+        try:
+            if not path.is_file():
+                return None
+            before = self._key(path)
+            cached = self._seen.get(path)
+            if cached and cached[0] == before:
+                return cached[1]
+            digest = sha256_file(path)
+            if self._key(path) == before:  # unchanged while hashing: remember it
+                self._seen[path] = (before, digest)
+            return digest
+        except OSError:
+            return None
+
+
+def _data_changed(spec: RunSpec, watch: DataWatch) -> RunError | None:
+    """A ``DataFileChanged`` error when the data file is no longer the bytes the run was planned
+    (and its provenance written) with."""
+    if not spec.data_file:
+        return None
+    planned = spec.inputs.get("data_sha256")
+    now = watch.sha256(Path(spec.data_file))
+    if now == planned:
+        return None
+    shown = spec.display.get("data_file") or Path(spec.data_file).name
+    after = f"{now[:12]}" if now else "the file is gone"
+    return RunError("DataFileChanged",
+                    f"{shown} changed while this run was in progress (SHA-256 {str(planned)[:12]}"
+                    f" before, {after} after), so the report may mix both versions; it was not"
+                    " published. Run ensemble-run again once the file is final.")
+
+
+def _stage_returned_files(tmp: Path, files: Mapping[str, bytes]) -> None:
+    """Write the files a Dask worker returned into the run's temporary folder (paths checked)."""
+    root = tmp.resolve()
+    for rel, data in files.items():
+        target = (tmp / rel).resolve()
+        if not target.is_relative_to(root) or target == root:
+            raise UnsafePathError(f"a worker returned the file {rel!r}, outside its run folder")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+
+
+def publish_run(spec: RunSpec, outcome: RunOutcome, watch: DataWatch) -> RunResult:
+    """Move one finished run's files into ``<output_dir>/<param_set>/`` (parent only, under the lock).
+
+    A good run replaces the previous report atomically, provenance last. A failed run puts
+    ``<notebook>.failed.ipynb``/``.failed.html`` beside the last good report, which stays. A run
+    whose data file changed meanwhile fails and publishes nothing of its own.
+
+    Raises
+    ------
+    OSError
+        The output folder cannot take the files (the caller stops the batch); the run's temporary
+        folder is removed and the previous report is as it was.
+    """
+    tmp = Path(spec.tmp_dir)
+    executed = tmp / f"{spec.notebook}.ipynb"
+    rendered = tmp / f"{spec.notebook}.html"
+    error = outcome.error
+    try:
+        if outcome.files is not None:
+            _stage_returned_files(tmp, outcome.files)
+        # a Dask run analysed the bytes the client sent, hashed when sent; a local run read the
+        # file itself, so the file must still be the one planned
+        changed = _data_changed(spec, watch) if outcome.files is None else None
+        if changed is not None:
+            error = changed
+            executed.unlink(missing_ok=True)
+            rendered.unlink(missing_ok=True)
+        dest = spec.dest
+        dest.mkdir(exist_ok=True)
+        if error is None:
+            prov = {"param_set": spec.param_set, "notebook": spec.notebook, "inputs": spec.inputs,
+                    "display": spec.display, "run_date": outcome.run_date,
+                    "duration": round(outcome.duration, 3)}
+            _publish_ok(spec, tmp, executed, rendered, prov)
+        else:
+            _publish_failed(dest, spec.notebook, executed, rendered)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    status = STATUS_OK if error is None else STATUS_FAILED
+    paths = _existing_paths(dest, spec.notebook)
+    return RunResult(spec.param_set, spec.notebook, status, outcome.duration, error, paths,
+                     stale=status == STATUS_FAILED and "html" in paths, inputs=spec.inputs,
+                     run_date=outcome.run_date)
 
 
 def _rel(path: str | None, root: Path) -> str | None:

@@ -3,6 +3,8 @@ and writes the batch-level files."""
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
+import hashlib
 import logging
 import math
 import multiprocessing
@@ -18,8 +20,16 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from ensemble_helpers.batch.errors import BatchError, MissingDependencyError
-from ensemble_helpers.batch.execute import _DIED, _execute_run, _init_worker, _salvage_run
+from ensemble_helpers.batch.execute import (
+    _DIED,
+    _execute_remote,
+    _execute_run,
+    _init_worker,
+    _salvage_run,
+)
 from ensemble_helpers.batch.plan import (
     _existing_paths,
     _plan,
@@ -28,7 +38,16 @@ from ensemble_helpers.batch.plan import (
     decide,
     safe_name_problem,
 )
-from ensemble_helpers.batch.publish import _lock, _read_manifest, _write_batch_files
+from ensemble_helpers.batch.publish import (
+    OUTPUT_ERRNOS,
+    DataWatch,
+    _lock,
+    _read_manifest,
+    _write_batch_files,
+    check_writable,
+    output_dir_error,
+    publish_run,
+)
 from ensemble_helpers.batch.runs import (
     INVALID_PARAMETERS,
     STATUS_FAILED,
@@ -36,6 +55,7 @@ from ensemble_helpers.batch.runs import (
     BatchResult,
     PlannedRun,
     RunError,
+    RunOutcome,
     RunResult,
     RunSpec,
     _now,
@@ -58,23 +78,26 @@ def _mp_context() -> multiprocessing.context.BaseContext:
     return multiprocessing.get_context("spawn")
 
 
-def _run_local(specs: Sequence[RunSpec], jobs: int) -> Iterator[RunResult]:
+def _run_local(specs: Sequence[RunSpec], jobs: int) -> Iterator[tuple[RunSpec, RunOutcome]]:
     """Run ``specs`` on ``jobs`` single-worker pools; a dead worker only fails its own run.
 
     Each slot is its own ``ProcessPoolExecutor(max_workers=1)``, so when a worker dies
     (``BrokenProcessPool``) the culprit is known exactly and no other run is lost: the slot gets a
-    fresh worker, which first renders what the dead one left (``_salvage_run``).
+    fresh worker, which first renders what the dead one left (``_salvage_run``). Workers exit
+    when this process dies, by any signal (``execute._watch_parent``); when the caller stops
+    early (an error, Ctrl-C) they are killed.
     """
     ctx = _mp_context()
 
     def new_slot() -> cf.ProcessPoolExecutor:
-        return cf.ProcessPoolExecutor(max_workers=1, mp_context=ctx, initializer=_init_worker)
+        return cf.ProcessPoolExecutor(max_workers=1, mp_context=ctx, initializer=_init_worker,
+                                      initargs=(os.getpid(),))
 
     pending = deque(specs)
     slots = [new_slot() for _ in range(min(jobs, len(specs)))]
     free = list(range(len(slots)))
     # future -> (slot, spec, start time, True if this is a salvage job)
-    running: dict[cf.Future[RunResult], tuple[int, RunSpec, float, bool]] = {}
+    running: dict[cf.Future[RunOutcome], tuple[int, RunSpec, float, bool]] = {}
     clean_exit = False
     try:
         while pending or running:
@@ -101,15 +124,25 @@ def _run_local(specs: Sequence[RunSpec], jobs: int) -> Iterator[RunResult]:
                 except Exception as exc:  # e.g. an unpicklable result: fail this run only
                     result = _salvage_run(spec, type(exc).__name__, str(exc), elapsed, render=False)
                 free.append(slot)
-                yield result
+                yield spec, result
         clean_exit = True
     finally:
         for executor in slots:
+            if not clean_exit:  # nobody will publish what they are doing: stop them now
+                for process in list((getattr(executor, "_processes", None) or {}).values()):
+                    with contextlib.suppress(Exception):
+                        process.kill()
             executor.shutdown(wait=clean_exit, cancel_futures=True)
 
 
-def _run_dask(specs: Sequence[RunSpec], address: str) -> Iterator[RunResult]:
-    """Submit the same worker function to an existing Dask distributed scheduler."""
+def _run_dask(specs: Sequence[RunSpec], address: str) -> Iterator[tuple[RunSpec, RunOutcome]]:
+    """Run ``specs`` on an existing Dask cluster that shares no disk with this process.
+
+    Each data file is read here once, checked against the hash the runs were planned with, and
+    scattered to the cluster; each task receives its notebook, its effective parameters and
+    those bytes (``execute._execute_remote``) and returns every file of the run, which this
+    process alone publishes. A run whose worker died fails with the reason.
+    """
     try:
         from distributed import Client, as_completed
     except ImportError as exc:
@@ -121,24 +154,40 @@ def _run_dask(specs: Sequence[RunSpec], address: str) -> Iterator[RunResult]:
     except (OSError, TimeoutError) as exc:
         raise BatchError(f"cannot connect to the Dask scheduler at {address}: {exc}") from exc
     with client:
-        futures = {client.submit(_execute_run, spec, pure=False,
-                                 key=f"ensemble-run-{spec.param_set}-{spec.notebook}-{secrets.token_hex(4)}"):
-                   (spec, time.perf_counter()) for spec in specs}
+        data: dict[str, Any] = {}  # data file -> scattered bytes, or None when it changed
+        notebooks: dict[str, bytes] = {}
+        futures = {}
+        for spec in specs:
+            if spec.data_file not in data:
+                try:
+                    content = Path(spec.data_file).read_bytes()
+                except OSError:  # gone since planning
+                    content = b""
+                same = hashlib.sha256(content).hexdigest() == spec.inputs.get("data_sha256")
+                data[spec.data_file] = client.scatter(content, hash=False) if same else None
+            if data[spec.data_file] is None:  # changed since planning: fail, publish nothing
+                yield spec, RunOutcome(None, 0.0, _now())  # publish_run reports DataFileChanged
+                continue
+            if spec.notebook_path not in notebooks:
+                notebooks[spec.notebook_path] = Path(spec.notebook_path).read_bytes()
+            name = Path(spec.data_file).name
+            params_text = yaml.safe_dump({**spec.parameters, "data_path": f"data/{name}"},
+                                         sort_keys=False, allow_unicode=True)
+            key = f"ensemble-run-{spec.param_set}-{spec.notebook}-{secrets.token_hex(4)}"
+            future = client.submit(_execute_remote, spec, notebooks[spec.notebook_path],
+                                   params_text, data[spec.data_file], name, pure=False, key=key)
+            futures[future] = (spec, time.perf_counter())
         for future in as_completed(futures, loop=client.loop):
             spec, started = futures[future]
             try:
                 result = future.result()
             except Exception as exc:  # KilledWorker after Dask's retries, lost connection...
-                elapsed = time.perf_counter() - started
                 evalue = f"{_DIED}: {exc}"
-                try:
-                    result = client.submit(_salvage_run, spec, type(exc).__name__, evalue, elapsed,
-                                           pure=False).result()
-                except Exception:
-                    result = _salvage_run(spec, type(exc).__name__, evalue, elapsed, render=False)
+                result = RunOutcome(RunError(type(exc).__name__, evalue),
+                                    time.perf_counter() - started, _now())
             finally:
                 future.release()
-            yield result
+            yield spec, result
 
 
 def _output_folder(output_dir: str | os.PathLike[str]) -> Path:
@@ -206,7 +255,9 @@ def run_batch(
     force : bool
         Re-run runs whose inputs are unchanged.
     dask_scheduler : str, optional
-        Address of a running Dask scheduler (``tcp://host:8786``); needs ``distributed``.
+        Address of a running Dask scheduler (``tcp://host:8786``); needs ``distributed``. The
+        workers need this package and the analysis stack, not the data or output folders:
+        they receive the notebook, parameters and data bytes and return every file.
     progress : bool
         Show a tqdm progress bar and one line per finished run on stderr.
     cwd : path, optional
@@ -239,17 +290,22 @@ def run_batch(
                 "--dask-scheduler needs the optional 'distributed' package; install it with"
                 " pip install 'ensemble-helpers[dask]'") from exc
     out = _output_folder(output_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    check_writable(out)  # read-only, not permitted, full: one clear error before anything runs
     manifest_path = out / "manifest.json"
+    watch = DataWatch()
 
     with _lock(out):
-        for stale in out.glob(".tmp-*"):  # left by a crashed batch; we hold the lock
+        # left by a batch that was killed: we hold the lock, so it is dead, and its workers exited
+        # with it (execute._watch_parent)
+        for stale in out.glob(".tmp-*"):
             shutil.rmtree(stale, ignore_errors=True)
+        for stale in [*out.glob(".ensemble-run-probe-*"), *out.glob(".*.tmp")]:
+            stale.unlink(missing_ok=True)
         manifest = _read_manifest(manifest_path)
         # kernel connection files and IPC sockets: a short path (unix sockets allow ~100 chars)
         runtime_root = tempfile.mkdtemp(prefix="ensemble-run-")
         specs = _plan(param_paths, notebook_paths, out, root, show_code, runtime_root,
-                      overrides=parameters)
+                      overrides=parameters, watch=watch)
         results: dict[str, RunResult] = {}
         to_run = []
         reported: set[str] = set()
@@ -278,19 +334,45 @@ def run_batch(
         bar.update(len(results))
         for result in results.values():
             _announce(bar, result, progress)
+        failure: BaseException | None = None
+        published = 0
         try:
             if to_run:
                 jobs = max(1, jobs or os.cpu_count() or 1)
                 stream = _run_dask(to_run, dask_scheduler) if dask_scheduler else _run_local(to_run, jobs)
-                for result in stream:
+                for spec, outcome in stream:
+                    if outcome.errno in OUTPUT_ERRNOS:  # the output folder itself cannot take it
+                        raise output_dir_error(out, OSError(outcome.errno, os.strerror(outcome.errno)))
+                    try:
+                        result = publish_run(spec, outcome, watch)
+                    except OSError as exc:
+                        if exc.errno in OUTPUT_ERRNOS:
+                            raise output_dir_error(out, exc) from exc
+                        raise
                     results[result.run_id] = result
+                    published += 1
                     bar.update(1)
                     _announce(bar, result, progress)
+        except BaseException as exc:
+            failure = exc
+            raise
         finally:
-            # also after Ctrl-C or a lost Dask scheduler: index what finished
+            # also after Ctrl-C, a full disk or a lost Dask scheduler: no temporary folder stays,
+            # and the index shows what finished
             bar.close()
             shutil.rmtree(runtime_root, ignore_errors=True)
-            index_path, summary_path = _write_batch_files(out, manifest, specs, results)
+            for spec in to_run:
+                shutil.rmtree(spec.tmp_dir, ignore_errors=True)
+            index_path, summary_path = out / "index.html", out / "summary.csv"
+            try:
+                if failure is None or published:  # else the index still describes the folder
+                    index_path, summary_path = _write_batch_files(out, manifest, specs, results)
+            except OSError as exc:
+                if failure is None:
+                    if exc.errno in OUTPUT_ERRNOS:
+                        raise output_dir_error(out, exc) from exc
+                    raise
+                logger.debug("batch files not rewritten: %s", exc)
     ordered = [results[spec.run_id] for spec in specs]
     return BatchResult(out, ordered, index_path, summary_path, manifest_path,
                        time.perf_counter() - started)

@@ -12,7 +12,7 @@ from typing import Any
 from ensemble_helpers.batch.errors import UnsafePathError
 
 __all__ = ["INVALID_PARAMETERS", "STATUS_FAILED", "STATUS_OK", "STATUS_SKIPPED", "BatchResult",
-           "PlannedRun", "RunError", "RunResult", "RunSpec"]
+           "PlannedRun", "RunError", "RunOutcome", "RunResult", "RunSpec"]
 
 STATUS_OK = "ok"
 STATUS_FAILED = "failed"
@@ -132,6 +132,34 @@ class BatchResult:
     def exit_code(self) -> int:
         """0 when no run failed, else 1."""
         return 1 if self.failed else 0
+
+
+@dataclass
+class RunOutcome:
+    """What a worker hands back to the parent, which alone publishes.
+
+    Attributes
+    ----------
+    error : RunError or None
+        ``None`` for a good run.
+    duration : float
+        Seconds the worker spent.
+    run_date : str
+        ISO-8601 UTC start of the run.
+    files : dict of str to bytes, or None
+        ``None``: the files are in the run's temporary folder (local workers share the disk).
+        Otherwise (Dask workers): path relative to that folder -> content, written there by the
+        parent before publishing.
+    errno : int or None
+        ``errno`` of an ``OSError`` that failed the run (a full or read-only output folder stops
+        the batch).
+    """
+
+    error: RunError | None
+    duration: float
+    run_date: str
+    files: dict[str, bytes] | None = None
+    errno: int | None = None
 
 
 @dataclass(frozen=True)
