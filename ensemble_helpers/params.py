@@ -293,8 +293,8 @@ class _StrictLoader(yaml.SafeLoader):
         event = self.peek_event()
         if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
             line = event.start_mark.line + 1
-            raise _Refused("-", f"line {line}: anchors and aliases (&name, *name) are not allowed"
-                                " in a parameter file; write each value out")
+            raise ParameterError("", "-", f"line {line}: anchors and aliases (&name, *name) are not"
+                                          " allowed in a parameter file; write each value out")
         return super().compose_node(parent, index)
 
     def construct_mapping(self, node: Any, deep: bool = False) -> Any:
@@ -307,15 +307,9 @@ class _StrictLoader(yaml.SafeLoader):
             except TypeError:  # unhashable key: SafeConstructor reports it
                 continue
             if first != line:
-                raise _Refused(str(key), f"duplicate key (lines {first} and {line}); a key may"
-                                         " appear once, delete one of them")
+                raise ParameterError("", str(key), f"duplicate key (lines {first} and {line}); a key"
+                                                   " may appear once, delete one of them")
         return super().construct_mapping(node, deep=deep)
-
-
-class _Refused(Exception):
-    def __init__(self, key: str, rule: str) -> None:
-        super().__init__(rule)
-        self.key, self.rule = key, rule
 
 
 def read_parameter_file(path: str | Path) -> dict[str, Any]:
@@ -353,7 +347,7 @@ def read_parameter_file(path: str | Path) -> dict[str, Any]:
         raise ParameterError(source, "-", rule)
     try:
         data = yaml.load(p.read_text(encoding="utf-8"), Loader=_StrictLoader)  # noqa: S506
-    except _Refused as exc:
+    except ParameterError as exc:  # raised by _StrictLoader, which does not know the file name
         raise ParameterError(source, exc.key, exc.rule) from None
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise ParameterError(source, "-", f"not a valid YAML file ({exc})") from exc
