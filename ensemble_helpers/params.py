@@ -226,6 +226,9 @@ class Params:
         Categorical columns added to ADSL before the filters.
     comparison : Comparison or None
         Two levels of one column compared in the report (second level the reference).
+    weighting : str
+        Propensity-score weights of the adjusted comparison: ``overlap`` (default), ``ate``
+        (stabilised inverse probability of treatment) or ``att`` (``docs/adjusted.md``).
     output_dir : str
         Folder for ``results.json``: the notebook variable ``output_dir`` (default ``scratch``,
         git-ignored, never a batch's report folder); the batch runner sets it per run. Not a
@@ -245,6 +248,7 @@ class Params:
     published_comparison: bool = False
     derived_variables: tuple[DerivedVariable, ...] = ()
     comparison: Comparison | None = None
+    weighting: str = "overlap"
     output_dir: str = "scratch"
     source: str = "<parameters>"
 
@@ -494,6 +498,13 @@ def params_from_mapping(values: Mapping[str, Any], source: str = "<parameters>")
                                      f"column {col!r} is not in the data (nor derived in ADSL or in derived_variables)")
     if v.get("comparison") is not None:
         out["comparison"] = _comparison(source, v["comparison"], derived)
+    if "weighting" in v:
+        from ensemble_helpers.adjust import WEIGHTINGS
+
+        wt = _typed(source, "weighting", v["weighting"], str)
+        if wt not in WEIGHTINGS:
+            raise ParameterError(source, "weighting", f"must be one of {', '.join(WEIGHTINGS)}, got {wt!r}")
+        out["weighting"] = wt
     if "ci_transform" in v:
         ct = _typed(source, "ci_transform", v["ci_transform"], str)
         if ct not in CI_TRANSFORMS:

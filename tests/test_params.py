@@ -71,6 +71,8 @@ def test_defaults():
         ({"comparison": {"variable": "regimen_group", "levels": ["tki", "tki"]}}, "comparison.levels", "exactly two"),
         ({"comparison": {"variable": "nope", "levels": ["a", "b"]}}, "comparison.variable", "unknown column"),
         ({"comparison": ["regimen_group"]}, "comparison", "mapping"),
+        ({"weighting": "iptw"}, "weighting", "must be one of overlap, ate, att"),
+        ({"weighting": 1}, "weighting", "must be str"),
         ({"derived_variables": {"g": {"from": "ecog", "groups": {"a": [0], "b": [1]}}},
           "comparison": {"variable": "g", "levels": ["a", "c"]}}, "comparison.levels", "not among the labels"),
     ],
@@ -128,6 +130,9 @@ def test_range_filters_derived_variables_and_comparison():
     assert [d.name for d in p.derived_variables] == ["age_group", "ecog_group"]
     assert p.comparison == Comparison("regimen_group", ("tki", "antibody"))
     assert (p.comparison.treatment, p.comparison.reference) == ("tki", "antibody")
+    from ensemble_helpers.adjust import DEFAULT_WEIGHTING
+
+    assert p.weighting == DEFAULT_WEIGHTING  # one default for the parameter and the module
     adsl = pd.DataFrame({"age": [40.0, 64.9, 65.0, 80.0, np.nan],
                          "ecog": pd.array([0, 1, 2, None, 4], dtype="Int64")})
     age_group, ecog_group = (d.apply(adsl) for d in p.derived_variables)

@@ -24,6 +24,9 @@ proportions
 competing
     :func:`cumulative_incidence`, :func:`cumulative_incidence_at`: Aalen-Johansen cumulative
     incidence with a competing risk (R ``cmprsk::cuminc``).
+weighted
+    :func:`weighted_km_curve`, :func:`weighted_km_summary`, :func:`weighted_cox`: Kaplan-Meier
+    and Cox with case weights (propensity-score weights) and R's robust variance.
 _checks
     Input checks shared by every family (:class:`StatsInputError`).
 
@@ -59,6 +62,7 @@ from ensemble_helpers.stats.competing import cumulative_incidence, cumulative_in
 from ensemble_helpers.stats.cox import cox_hr
 from ensemble_helpers.stats.km import followup_median, km_summary, km_summary_by
 from ensemble_helpers.stats.logrank_test import logrank
+from ensemble_helpers.stats.weighted import weighted_cox, weighted_km_curve, weighted_km_summary
 from ensemble_helpers.stats.proportions import (
     DCR_RESPONSES,
     ORR_RESPONSES,
@@ -83,4 +87,7 @@ __all__ = [
     "logrank",
     "proportion_ci",
     "response_summary",
+    "weighted_cox",
+    "weighted_km_curve",
+    "weighted_km_summary",
 ]

@@ -194,7 +194,7 @@ def generate_cohort(
         gives identical data.
     data_cutoff : str or Timestamp, optional
         Data cut-off: no date is later. Default: the T-DXd launch plus the longest published
-        follow-up (:attr:`CohortModel.default_cutoff`, 2023-05-31). T-DXd starts in the published
+        follow-up (:attr:`CohortModel.default_cutoff`, 2023-07-01). T-DXd starts in the published
         window whatever the cut-off; a later cut-off only lengthens follow-up.
     model : CohortModel, optional
         Design assumptions and targets (default: published EN-SEMBLE figures).
