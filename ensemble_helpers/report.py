@@ -1,5 +1,10 @@
-"""Small display pieces the notebooks share: a report header, notes, formatted frequency tables.
+"""Display glue the notebooks share: the report header, notes, and sections that run an
+analysis, record its estimates and show its tables and figures (:func:`start`, :func:`finish`,
+:func:`subgroup_section`, :func:`km_figure`, ...).
 
+Nothing is computed or formatted here: numbers come from :mod:`ensemble_helpers.analysis`,
+tables from :mod:`ensemble_helpers.tables` (the notebooks' small tables, e.g.
+:func:`followup_table`, are re-exported from there), figures from :mod:`ensemble_helpers.plots`.
 Everything inserted into HTML is escaped here; counts go through :mod:`ensemble_helpers.privacy`.
 """
 
@@ -14,8 +19,17 @@ import pandas as pd
 from ensemble_helpers import __version__
 from ensemble_helpers.labels import label
 from ensemble_helpers.params import Params, Range
-from ensemble_helpers.privacy import is_suppressed, suppress_count, suppress_count_pct
-from ensemble_helpers.tables import ci_name
+from ensemble_helpers.formats import suppressed_count
+from ensemble_helpers.privacy import is_suppressed, suppress_count
+# the notebooks' small tables live in tables (tables lay out, report displays); the names stay here
+from ensemble_helpers.tables import (  # noqa: F401
+    attrition_table,
+    followup_table,
+    frequency_table,
+    published_table,
+    rate_table,
+    site_table,
+)
 
 
 def _html(text: str) -> Any:
@@ -40,7 +54,7 @@ def header(params: Params) -> Any:
             f"{label(params.comparison.reference)} (reference)")] if params.comparison else []),
         ("Data file", params.data_file().name),
         ("Kaplan–Meier CIs", f"{params.conf_level:.0%}, {params.ci_transform} transform (Greenwood variance)"),
-        ("Small counts", f"1–{params.min_cell_size - 1} shown as <{params.min_cell_size}"
+        ("Small counts", f"1–{params.min_cell_size - 1} shown as {suppressed_count(params.min_cell_size)}"
          if params.min_cell_size and params.min_cell_size > 1 else "not suppressed"),
         ("Generated", f"{_dt.date.today().isoformat()}, ensemble_helpers {__version__}"),
     ]
@@ -57,120 +71,6 @@ def note(text: str, kind: str = "info") -> Any:
     return _html(
         f"<div style='background:{colour};padding:0.5em 0.8em;border-radius:4px;margin:0.5em 0'>"
         f"{html.escape(text)}</div>"
-    )
-
-
-def frequency_table(freq: pd.DataFrame, min_cell_size: int | None, heading: str = "Category") -> pd.DataFrame:
-    """Format :func:`ensemble_helpers.describe.frequencies` output as ``n (%)`` with suppression."""
-    total = int(freq["n"].sum())
-    return pd.DataFrame(
-        {
-            heading: [label(v) for v in freq["level"]],
-            "n (%)": [suppress_count_pct(int(k), total, min_cell_size) for k in freq["n"]],
-        }
-    )
-
-
-def attrition_table(attrition: pd.DataFrame, min_cell_size: int | None) -> pd.DataFrame:
-    """The attrition steps with suppressed counts."""
-    return pd.DataFrame(
-        {
-            "Step": attrition["step"],
-            "Patients remaining": [suppress_count(int(k), min_cell_size) for k in attrition["n"]],
-            "Excluded at this step": [suppress_count(int(k), min_cell_size) for k in attrition["excluded"]],
-        }
-    )
-
-
-def published_table(comparison: pd.DataFrame, conf_level: float = 0.95, min_cell_size: int | None = 5) -> pd.DataFrame:
-    """Format :func:`ensemble_helpers.published.compare_published` output for display.
-
-    An estimate whose ``n`` or ``events`` is suppressed by ``min_cell_size`` is not shown: a
-    proportion and its exact CI give the count back.
-    """
-
-    def fmt(value: float, unit: str) -> str:
-        if pd.isna(value):
-            return "—"
-        if unit == "proportion":
-            return f"{100 * value:.1f}%"
-        if unit == "count":
-            return f"{value:.0f}"
-        return f"{value:.1f}"
-
-    def hidden(row: dict) -> bool:
-        return any(is_suppressed(row.get(k), min_cell_size) for k in ("n", "events"))
-
-    out = []
-    for row in comparison.to_dict("records"):
-        ci = "" if pd.isna(row["lower"]) else f" ({fmt(row['lower'], row['unit'])}–{fmt(row['upper'], row['unit'])})"
-        this_run = fmt(row["estimate"], row["unit"]) + (ci if not pd.isna(row["estimate"]) else "")
-        within = {True: "yes", False: "no", None: "—"}[row["within_ci"]]
-        if hidden(row):
-            this_run, within = f"not shown (count <{min_cell_size})", "—"
-        out.append(
-            {
-                "Figure": row["label"],
-                "Published": fmt(row["published"], row["unit"]),
-                f"This run ({ci_name(conf_level)})": this_run,
-                "Published value inside this run's CI": within,
-            }
-        )
-    return pd.DataFrame(out)
-
-
-def site_table(sites: pd.DataFrame, min_cell_size: int | None) -> pd.DataFrame:
-    """Format :func:`ensemble_helpers.describe.site_summary` (no site is named)."""
-    row = sites.iloc[0]
-    if not row.get("sites"):
-        return pd.DataFrame({"Measure": ["Sites"], "Value": ["0"]})
-    return pd.DataFrame(
-        {
-            "Measure": ["Sites", "Patients", "Patients per site, median (IQR)", "Sites with a single patient"],
-            "Value": [
-                f"{int(row['sites'])}",
-                suppress_count(int(row["patients"]), min_cell_size),
-                f"{row['median']:g} ({row['q1']:g}–{row['q3']:g})",
-                suppress_count(int(row["single_patient_sites"]), min_cell_size),
-            ],
-        }
-    )
-
-
-def followup_table(fu: pd.DataFrame, conf_level: float, min_cell_size: int | None) -> pd.DataFrame:
-    """Format :func:`ensemble_helpers.stats.followup_median` output."""
-    from ensemble_helpers.tables import format_estimate
-
-    row = fu.iloc[0]
-    return pd.DataFrame(
-        {
-            "Patients": [suppress_count(int(row["n"]), min_cell_size)],
-            f"Median follow-up, months ({ci_name(conf_level)})": [
-                format_estimate(row["median"], row["median_lower"], row["median_upper"])
-            ],
-        }
-    )
-
-
-def rate_table(rate: pd.DataFrame, params: Params) -> pd.DataFrame:
-    """Format a crude rate (``measure``, ``successes``, ``n``, ``estimate``, ``lower``, ``upper``).
-
-    The rate of a suppressed count is left blank: rate x patients (or its exact CI) gives it back.
-    """
-    from ensemble_helpers.tables import format_pct
-
-    m = params.min_cell_size
-    return pd.DataFrame(
-        {
-            "Measure": [str(x) for x in rate["measure"]],
-            "Events / patients": [
-                f"{suppress_count(int(k), m)} / {suppress_count(int(n), m)}" for k, n in zip(rate["successes"], rate["n"])
-            ],
-            f"Rate ({ci_name(params.conf_level)}, exact)": [
-                "" if is_suppressed(k, m) or is_suppressed(n, m) else format_pct(e, lo, hi)
-                for k, n, e, lo, hi in zip(rate["successes"], rate["n"], rate["estimate"], rate["lower"], rate["upper"])
-            ],
-        }
     )
 
 
@@ -204,17 +104,7 @@ def subgroup_section(cohort: Any, results: Any, variable: str) -> Any:
                               min_cell_size=p.min_cell_size),
         caption=f"PFS and OS by {label(variable)[:1].lower() + label(variable)[1:]}",
     )]
-    lr = out["logrank"]
-    parts.append(tables.to_html(
-        pd.DataFrame({
-            "Endpoint": [label(e) for e in lr["endpoint"]],
-            "Log-rank chi-square (df)": [
-                "not estimable" if pd.isna(s) else f"{s:.2f} ({int(d)})" for s, d in zip(lr["statistic"], lr["df"])
-            ],
-            "p": [tables.format_p(x) for x in lr["p"]],
-        }),
-        caption="Log-rank test",
-    ))
+    parts.append(tables.to_html(tables.logrank_table(out["logrank"]), caption="Log-rank test"))
     if out["hr"].empty:
         parts.append(f"<p>{html.escape('Fewer than two groups with patients: no hazard ratio.')}</p>")
     else:

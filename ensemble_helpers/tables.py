@@ -1,9 +1,12 @@
-"""Report tables: formatting of estimates, Table 1, endpoint tables and safe HTML.
+"""Report tables: Table 1, endpoint, response and hazard-ratio tables, the small tables of the
+cohort and endpoint notebooks, and safe HTML.
 
-This is the only layer that turns numbers into text ("4.1 (3.5–4.8)", "NR", "<0.001"); the
-:mod:`ensemble_helpers.stats` functions return tidy numbers and NaN for "not reached". Every
-count goes through :func:`ensemble_helpers.privacy.suppress_count`, and every text cell is
-HTML-escaped by :func:`to_html`.
+Tables lay out numbers computed elsewhere: :mod:`ensemble_helpers.stats` returns tidy numbers
+(NaN for "not reached"; Table 1's quartiles and p-values come from
+:mod:`ensemble_helpers.stats.descriptive`), :mod:`ensemble_helpers.formats` writes them as text
+("4.1 (3.5–4.8)", "NR", "<0.001"; its functions are re-exported here), every count goes through
+:func:`ensemble_helpers.privacy.suppress_count`, and every text cell is HTML-escaped by
+:func:`to_html`.
 
 Layout follows what R users know: :func:`table_one` looks like gtsummary's ``tbl_summary``
 (n (%) for categories, one row for yes/no variables, median (IQR) and range for continuous
@@ -27,14 +30,35 @@ from __future__ import annotations
 import hashlib
 import html
 import logging
-import math
-from typing import Any, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
+from ensemble_helpers.formats import (
+    ABSENT,
+    DASH,
+    ci_name,
+    format_estimate,
+    format_number,
+    format_p,
+    format_pct,
+    format_statistic,
+    suppressed_count,
+)
+from ensemble_helpers.formats import is_missing as _missing
 from ensemble_helpers.labels import label
 from ensemble_helpers.privacy import is_suppressed, suppress_count, suppress_count_pct
+from ensemble_helpers.stats.descriptive import FISHER_RESAMPLES  # noqa: F401 (tables.FISHER_RESAMPLES)
+from ensemble_helpers.stats.descriptive import (
+    TEST_NAMES,
+    categorical_test,
+    continuous_test,
+    quartiles,
+)
+
+if TYPE_CHECKING:
+    from ensemble_helpers.params import Params
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +72,13 @@ __all__ = [
     "response_table",
     "hr_table",
     "top_counts",
+    "frequency_table",
+    "attrition_table",
+    "published_table",
+    "site_table",
+    "followup_table",
+    "rate_table",
+    "logrank_table",
     "to_html",
     "display_table",
     "INDENT",
@@ -57,24 +88,10 @@ __all__ = [
 INDENT = "\u00a0" * 4
 #: Integer columns with fewer distinct values than this are summarised as categories (gtsummary).
 CATEGORICAL_MAX_LEVELS = 10
-#: Monte Carlo tables for Fisher's test on tables larger than 2x2 (seeded: reproducible p-values).
-FISHER_RESAMPLES = 20_000
-_FISHER_SEED = 20250101
-
-_DASH = "\u2013"  # en dash between CI bounds
 #: Shown instead of estimates of a group smaller than ``min_cell_size``.
 TOO_FEW = "too few patients"
 #: Shown instead of estimates of an empty group.
 NO_PATIENTS = "no patients"
-
-
-def _missing(x: Any) -> bool:
-    if x is None:
-        return True
-    try:
-        return not math.isfinite(float(x))
-    except (TypeError, ValueError):
-        return bool(pd.isna(x))
 
 
 def _require(df: pd.DataFrame, columns: Sequence[str], caller: str, hint: str = "") -> None:
@@ -82,100 +99,6 @@ def _require(df: pd.DataFrame, columns: Sequence[str], caller: str, hint: str = 
     if absent:
         raise KeyError(f"{caller}: column(s) {absent} not in the table (columns: {list(df.columns)})"
                        + (f"; {hint}" if hint else ""))
-
-
-def format_number(x: Any, digits: int = 1, na: str = "NR") -> str:
-    """One number with ``digits`` decimals; ``na`` for NaN/None/inf; no ``-0.0``.
-
-    Examples
-    --------
-    >>> format_number(-0.04), format_number(None)
-    ('0.0', 'NR')
-    """
-    if _missing(x):
-        return na
-    text = f"{float(x):.{digits}f}"
-    if text.startswith("-") and float(text) == 0:
-        text = text[1:]
-    return text
-
-
-def format_estimate(
-    est: Any, lower: Any, upper: Any, digits: int = 1, scale: float = 1.0, na: str = "NR",
-) -> str:
-    """``"est (lower–upper)"``, e.g. a median with its CI.
-
-    Parameters
-    ----------
-    est, lower, upper : float
-        Estimate and confidence bounds; NaN (not reached / not estimable) prints as ``na``.
-    digits : int
-        Decimals.
-    scale : float
-        Multiply every value first (e.g. 100 for percentages).
-    na : str
-        Text for a missing value: ``"NR"`` (not reached) for medians, ``"NE"`` for estimates.
-
-    Returns
-    -------
-    str
-
-    Examples
-    --------
-    >>> format_estimate(4.05, 3.54, 4.75)
-    '4.0 (3.5–4.8)'
-    >>> format_estimate(None, None, None)
-    'NR (NR–NR)'
-    """
-    vals = [None if _missing(v) else float(v) * scale for v in (est, lower, upper)]
-    e, lo, hi = (format_number(v, digits, na) for v in vals)
-    return f"{e} ({lo}{_DASH}{hi})"
-
-
-def format_pct(est: Any, lower: Any, upper: Any, digits: int = 1, *, scale: float = 100.0, na: str = "NE") -> str:
-    """A proportion (0–1) with its CI as percentages: ``"45.2% (40.1–50.3)"``.
-
-    NaN (e.g. a landmark beyond the follow-up) prints as ``na``; a NaN estimate gives ``na``
-    alone.
-
-    Examples
-    --------
-    >>> format_pct(0.5, float("nan"), 0.61)
-    '50.0% (NE–61.0)'
-    >>> format_pct(float("nan"), 0.1, 0.2)
-    'NE'
-    """
-    if _missing(est):
-        return na
-    e = format_number(float(est) * scale, digits, na)
-    lo, hi = (na if _missing(v) else format_number(float(v) * scale, digits, na) for v in (lower, upper))
-    return f"{e}% ({lo}{_DASH}{hi})"
-
-
-def format_p(p: Any) -> str:
-    """A p-value as journals print it: ``"<0.001"``, ``"0.042"``, ``">0.999"``; ``""`` when NaN.
-
-    Raises
-    ------
-    ValueError
-        ``p`` is outside [0, 1].
-
-    Examples
-    --------
-    >>> [format_p(x) for x in (0.00001, 0.001, 0.04249, 0.5, 0.99999, float("nan"))]
-    ['<0.001', '0.001', '0.042', '0.500', '>0.999', '']
-    """
-    if _missing(p):
-        return ""
-    p = float(p)
-    if p < 0 or p > 1:
-        raise ValueError(f"a p-value must be between 0 and 1 (got {p})")
-    if p < 0.001:
-        return "<0.001"
-    text = f"{p:.3f}"
-    if text == "1.000":
-        return ">0.999"
-    return text
 
 
 def _value_label(value: Any) -> str:
@@ -219,49 +142,6 @@ def _levels(s: pd.Series) -> list:
         return sorted(values)
     except TypeError:
         return sorted(values, key=str)
-
-
-def _quartiles(x: np.ndarray) -> tuple[float, float, float]:
-    # gtsummary computes percentiles with quantile(type = 2) (the SAS default): numpy's
-    # "averaged_inverted_cdf" is the same definition, so our IQRs match what R users see.
-    q1, med, q3 = np.quantile(x, [0.25, 0.5, 0.75], method="averaged_inverted_cdf")
-    return float(med), float(q1), float(q3)
-
-
-def _categorical_p(table: np.ndarray) -> tuple[float, str]:
-    """p-value of a levels x groups table: Pearson chi-square, Fisher when an expected count < 5."""
-    table = table[table.sum(axis=1) > 0][:, table.sum(axis=0) > 0]
-    if table.shape[0] < 2 or table.shape[1] < 2:
-        return np.nan, ""
-    from scipy import stats as sps  # imported here: only p-values need it (saves ~1 s per notebook)
-
-    chi2, p, _, expected = sps.chi2_contingency(table)  # Yates' correction for 2x2, as R's chisq.test
-    if (expected >= 5).all():
-        return float(p), "chisq"
-    if table.shape == (2, 2):
-        return float(sps.fisher_exact(table).pvalue), "fisher"
-    method = sps.MonteCarloMethod(n_resamples=FISHER_RESAMPLES, rng=np.random.default_rng(_FISHER_SEED))
-    return float(sps.fisher_exact(table, method=method).pvalue), "fisher_mc"
-
-
-def _continuous_p(samples: list[np.ndarray]) -> tuple[float, str]:
-    samples = [x for x in samples if x.size > 0]
-    if len(samples) < 2:
-        return np.nan, ""
-    try:
-        from scipy import stats as sps
-
-        return float(sps.kruskal(*samples).pvalue), "kruskal"
-    except ValueError:  # all values identical
-        return np.nan, ""
-
-
-_TEST_NOTES = {
-    "chisq": "Pearson's chi-squared test",
-    "fisher": "Fisher's exact test",
-    "fisher_mc": f"Fisher's exact test (Monte Carlo, {FISHER_RESAMPLES:,} tables)",
-    "kruskal": "Kruskal–Wallis rank sum test",
-}
 
 
 def table_one(
@@ -382,7 +262,7 @@ def table_one(
             x_all = pd.to_numeric(s, errors="raise").to_numpy(dtype=float, na_value=np.nan)
             p_text = ""
             if with_p:
-                p, test = _continuous_p([x_all[m & ~missing] for _, m in groups])
+                p, test = continuous_test([x_all[m & ~missing] for _, m in groups])
                 p_text, tests_used = format_p(p), tests_used | ({test} - {""})
             med_cells, range_cells = [], []
             for _, mask in columns:
@@ -391,10 +271,10 @@ def table_one(
                     med_cells.append("")
                     range_cells.append("")
                     continue
-                med, q1, q3 = _quartiles(x)
+                med, q1, q3 = quartiles(x)
                 med_cells.append(format_estimate(med, q1, q3, digits=digits, na=""))
                 range_cells.append(
-                    f"{format_number(x.min(), digits)}{_DASH}{format_number(x.max(), digits)}"
+                    f"{format_number(x.min(), digits)}{DASH}{format_number(x.max(), digits)}"
                 )
             add(var, "label", title, [""] * len(columns), p_text)
             add(var, "stat", f"{INDENT}Median (IQR)", med_cells)
@@ -411,7 +291,7 @@ def table_one(
             p_text = ""
             if with_p:
                 table = np.array([[int((lm & gm).sum()) for _, gm in groups] for lm in level_masks])
-                p, test = _categorical_p(table)
+                p, test = categorical_test(table)
                 p_text, tests_used = format_p(p), tests_used | ({test} - {""})
             denominators = [int((gm & ~missing).sum()) for _, gm in columns]
             level_cells = [
@@ -436,7 +316,7 @@ def table_one(
         pd.MultiIndex.from_arrays([[], []], names=["variable", "row_type"])
     notes = ["; ".join(stats_used)] if stats_used else []
     if tests_used:
-        notes.append("p-values: " + "; ".join(_TEST_NOTES[t] for t in sorted(tests_used)))
+        notes.append("p-values: " + "; ".join(TEST_NAMES[t] for t in sorted(tests_used)))
     if min_cell_size is not None:
         notes.append(f"Counts from 1 to {min_cell_size - 1} are shown as <{min_cell_size}.")
     out.attrs["footnote"] = " ".join(n if n.endswith(".") else n + "." for n in notes)
@@ -445,11 +325,6 @@ def table_one(
 
 # ----------------------------------------------------------------------------------------------
 # endpoint, response and hazard-ratio tables
-
-
-def ci_name(conf_level: float) -> str:
-    """Column-header name of a confidence interval, e.g. ``"95% CI"``."""
-    return f"{conf_level * 100:g}% CI"
 
 
 def endpoint_table(
@@ -733,6 +608,132 @@ def top_counts(
     if n_missing:
         rows.append(["Missing", suppress_count(n_missing, min_cell_size)])
     return pd.DataFrame(rows, columns=[name, "n (%)"])
+
+
+# ----------------------------------------------------------------------------------------------
+# small tables of the cohort and endpoint notebooks
+
+
+def frequency_table(freq: pd.DataFrame, min_cell_size: int | None, heading: str = "Category") -> pd.DataFrame:
+    """Format :func:`ensemble_helpers.describe.frequencies` output as ``n (%)`` with suppression."""
+    total = int(freq["n"].sum())
+    return pd.DataFrame(
+        {
+            heading: [label(v) for v in freq["level"]],
+            "n (%)": [suppress_count_pct(int(k), total, min_cell_size) for k in freq["n"]],
+        }
+    )
+
+
+def attrition_table(attrition: pd.DataFrame, min_cell_size: int | None) -> pd.DataFrame:
+    """The attrition steps with suppressed counts."""
+    return pd.DataFrame(
+        {
+            "Step": attrition["step"],
+            "Patients remaining": [suppress_count(int(k), min_cell_size) for k in attrition["n"]],
+            "Excluded at this step": [suppress_count(int(k), min_cell_size) for k in attrition["excluded"]],
+        }
+    )
+
+
+def published_table(comparison: pd.DataFrame, conf_level: float = 0.95, min_cell_size: int | None = 5) -> pd.DataFrame:
+    """Format :func:`ensemble_helpers.published.compare_published` output for display.
+
+    An estimate whose ``n`` or ``events`` is suppressed by ``min_cell_size`` is not shown: a
+    proportion and its exact CI give the count back.
+    """
+
+    def fmt(value: float, unit: str) -> str:
+        if unit == "proportion":
+            return format_estimate(value, na=ABSENT, unit="proportion", ci=False)
+        return format_number(value, 0 if unit == "count" else 1, na=ABSENT)
+
+    def hidden(row: dict) -> bool:
+        return any(is_suppressed(row.get(k), min_cell_size) for k in ("n", "events"))
+
+    out = []
+    for row in comparison.to_dict("records"):
+        ci = "" if pd.isna(row["lower"]) else f" ({fmt(row['lower'], row['unit'])}{DASH}{fmt(row['upper'], row['unit'])})"
+        this_run = fmt(row["estimate"], row["unit"]) + (ci if not pd.isna(row["estimate"]) else "")
+        within = {True: "yes", False: "no", None: "—"}[row["within_ci"]]
+        if hidden(row):
+            this_run, within = f"not shown (count {suppressed_count(min_cell_size)})", "—"
+        out.append(
+            {
+                "Figure": row["label"],
+                "Published": fmt(row["published"], row["unit"]),
+                f"This run ({ci_name(conf_level)})": this_run,
+                "Published value inside this run's CI": within,
+            }
+        )
+    return pd.DataFrame(out)
+
+
+def site_table(sites: pd.DataFrame, min_cell_size: int | None) -> pd.DataFrame:
+    """Format :func:`ensemble_helpers.describe.site_summary` (no site is named)."""
+    row = sites.iloc[0]
+    if not row.get("sites"):
+        return pd.DataFrame({"Measure": ["Sites"], "Value": ["0"]})
+    return pd.DataFrame(
+        {
+            "Measure": ["Sites", "Patients", "Patients per site, median (IQR)", "Sites with a single patient"],
+            "Value": [
+                f"{int(row['sites'])}",
+                suppress_count(int(row["patients"]), min_cell_size),
+                f"{row['median']:g} ({row['q1']:g}{DASH}{row['q3']:g})",
+                suppress_count(int(row["single_patient_sites"]), min_cell_size),
+            ],
+        }
+    )
+
+
+def followup_table(fu: pd.DataFrame, conf_level: float, min_cell_size: int | None) -> pd.DataFrame:
+    """Format :func:`ensemble_helpers.stats.followup_median` output."""
+    row = fu.iloc[0]
+    return pd.DataFrame(
+        {
+            "Patients": [suppress_count(int(row["n"]), min_cell_size)],
+            f"Median follow-up, months ({ci_name(conf_level)})": [
+                format_estimate(row["median"], row["median_lower"], row["median_upper"])
+            ],
+        }
+    )
+
+
+def rate_table(rate: pd.DataFrame, params: "Params") -> pd.DataFrame:
+    """Format a crude rate (``measure``, ``successes``, ``n``, ``estimate``, ``lower``, ``upper``).
+
+    The rate of a suppressed count is left blank: rate x patients (or its exact CI) gives it back.
+    """
+    m = params.min_cell_size
+    return pd.DataFrame(
+        {
+            "Measure": [str(x) for x in rate["measure"]],
+            "Events / patients": [
+                f"{suppress_count(int(k), m)} / {suppress_count(int(n), m)}" for k, n in zip(rate["successes"], rate["n"])
+            ],
+            f"Rate ({ci_name(params.conf_level)}, exact)": [
+                "" if is_suppressed(k, m) or is_suppressed(n, m) else format_pct(e, lo, hi)
+                for k, n, e, lo, hi in zip(rate["successes"], rate["n"], rate["estimate"], rate["lower"], rate["upper"])
+            ],
+        }
+    )
+
+
+def logrank_table(logrank: pd.DataFrame) -> pd.DataFrame:
+    """Log-rank tests (``stats.logrank`` rows with an ``endpoint`` column) as a report table.
+
+    Examples
+    --------
+    >>> lr = pd.DataFrame({"endpoint": ["PFS"], "statistic": [4.2512], "df": [1], "p": [0.0392]})
+    >>> logrank_table(lr).values.tolist()
+    [['Progression-free survival', '4.25 (1)', '0.039']]
+    """
+    return pd.DataFrame({
+        "Endpoint": [label(e) for e in logrank["endpoint"]],
+        "Log-rank chi-square (df)": [format_statistic(s, d) for s, d in zip(logrank["statistic"], logrank["df"])],
+        "p": [format_p(x) for x in logrank["p"]],
+    })
 
 
 # ----------------------------------------------------------------------------------------------

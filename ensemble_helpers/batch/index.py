@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import functools
-import math
 import urllib.parse
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -10,6 +9,7 @@ from typing import Any
 
 from ensemble_helpers.batch.plan import _read_json
 from ensemble_helpers.batch.runs import STATUS_FAILED, STATUS_SKIPPED
+from ensemble_helpers.formats import format_record
 
 __all__ = ["KEY_ESTIMATES", "format_estimate", "render_index", "select_key_estimates"]
 
@@ -61,48 +61,9 @@ def select_key_estimates(records: Iterable[Mapping[str, Any]]) -> dict[str, Mapp
     return chosen
 
 
-def _number(value: Any) -> float | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number
-
-
-def format_estimate(record: Mapping[str, Any] | None) -> str:
-    """``"5.5 (4.0–7.2) months"``, ``"16.1% (13.1–19.5)"``; ``"—"`` when absent.
-
-    Not-reached (NaN or missing) values print as NR, like R's survfit. A ``unit`` of
-    ``"proportion"`` is shown as a percentage, ``"%"`` as is. Display only: summary.csv keeps the
-    stored numbers.
-
-    Examples
-    --------
-    >>> format_estimate({"estimate": 5.46, "lower": 4.0, "upper": float("nan"), "unit": "months"})
-    '5.5 (4.0–NR) months'
-    >>> format_estimate({"estimate": 0.1612, "lower": 0.131, "upper": 0.195, "unit": "proportion"})
-    '16.1% (13.1–19.5)'
-    >>> format_estimate(None)
-    '—'
-    """
-    if record is None:
-        return "—"
-    unit = str(record.get("unit") or "").strip()
-    scale = 100.0 if unit == "proportion" else 1.0
-    percent = unit in ("%", "proportion")
-
-    def fmt(value: Any) -> str:
-        number = _number(value)
-        return "NR" if number is None or math.isnan(number) else f"{number * scale:.1f}"
-
-    estimate = fmt(record.get("estimate"))
-    text = estimate + ("%" if percent and estimate != "NR" else "")
-    lower, upper = record.get("lower"), record.get("upper")
-    if lower is not None or upper is not None:
-        text += f" ({fmt(lower)}–{fmt(upper)})"
-    if unit and not percent:
-        text += f" {unit}"
-    return text
+#: A key estimate as text; the one format registry's :func:`ensemble_helpers.formats.format_record`
+#: (kept under the batch's name for its callers).
+format_estimate = format_record
 
 
 _TEMPLATES = Path(__file__).resolve().parent / "templates"

@@ -34,6 +34,8 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 import pandas as pd
 
+from ensemble_helpers.formats import count_percent, suppressed_count
+
 __all__ = ["suppress_count", "suppress_count_pct", "suppress_counts", "is_suppressed"]
 
 
@@ -122,7 +124,7 @@ def suppress_count(k: Any, min_cell_size: int | None) -> str:
         return ""
     count = _as_count(k)
     if min_cell_size is not None and 1 <= count < min_cell_size:
-        return f"<{min_cell_size}"
+        return suppressed_count(min_cell_size)
     return str(count)
 
 
@@ -162,7 +164,7 @@ def suppress_count_pct(k: Any, denominator: Any, min_cell_size: int | None, digi
     count = _as_count(k)
     if count > total:
         raise ValueError(f"count {count} is larger than its denominator {total}")
-    return f"{text} ({100.0 * count / total:.{digits}f}%)"
+    return count_percent(text, count, total, digits)
 
 
 def suppress_counts(
@@ -233,7 +235,7 @@ def suppress_counts(
         small = np.zeros(len(values), dtype=bool)
         if min_cell_size is not None:
             small = ~nan & (counts >= 1) & (counts < min_cell_size)
-            text[small] = f"<{min_cell_size}"
+            text[small] = suppressed_count(min_cell_size)
         text[nan] = ""
         out[col] = pd.Series(text, index=df.index, dtype=object)
         if col in percent_columns:

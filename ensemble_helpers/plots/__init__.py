@@ -13,7 +13,7 @@ figure is closed or shown. Conventions:
   figure mechanics they share (margins, time axis, number-at-risk table);
 * names come from :func:`ensemble_helpers.labels.label`; counts shown in figures go through
   :func:`ensemble_helpers.privacy.suppress_count`; numbers are formatted by
-  :mod:`ensemble_helpers.tables`.
+  :mod:`ensemble_helpers.formats`.
 
 :func:`km_plot` aggregates to unique times with NumPy (no per-row Python loop), so a million
 rows draw in well under a second; estimates in its legend follow R ``survival::survfit``

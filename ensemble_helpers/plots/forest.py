@@ -14,7 +14,7 @@ from matplotlib.axes import Axes
 
 from ensemble_helpers import labels as _labels
 from ensemble_helpers.privacy import suppress_count
-from ensemble_helpers.tables import format_estimate, format_p
+from ensemble_helpers.formats import format_estimate, format_p
 from ensemble_helpers.plots._figure import _finish, _new_axes
 from ensemble_helpers.plots.style import theme
 

@@ -29,7 +29,7 @@ from ensemble_helpers.stats._checks import (
     _z_value,
 )
 from ensemble_helpers.stats.km import _km_curve, _r_median, _surv_confint
-from ensemble_helpers.tables import format_estimate
+from ensemble_helpers.formats import format_estimate
 from ensemble_helpers.plots._figure import (
     _draw_at_risk,
     _finish,
