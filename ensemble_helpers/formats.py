@@ -8,7 +8,8 @@ them. Values may still be numpy or pandas scalars: anything ``float()`` accepts;
 estimable).
 
 Deciding *whether* a count may be shown is :mod:`ensemble_helpers.privacy`'s job; this module
-only writes the text it decides on (:func:`suppressed_count`, :func:`count_percent`).
+only writes the text it decides on (:func:`suppressed_count`, :func:`secondary_suppressed_count`,
+:func:`count_percent`).
 
 Examples
 --------
@@ -43,6 +44,7 @@ __all__ = [
     "format_statistic",
     "ci_name",
     "suppressed_count",
+    "secondary_suppressed_count",
     "count_percent",
 ]
 
@@ -235,6 +237,17 @@ def suppressed_count(min_cell_size: int) -> str:
     '<5'
     """
     return f"<{min_cell_size}"
+
+
+def secondary_suppressed_count(min_cell_size: int) -> str:
+    """The text of a count hidden by secondary suppression (it is at least ``min_cell_size``).
+
+    Examples
+    --------
+    >>> secondary_suppressed_count(5)
+    '≥5'
+    """
+    return f"\u2265{min_cell_size}"
 
 
 def count_percent(count_text: str, count: int, total: int, digits: int = 1) -> str:

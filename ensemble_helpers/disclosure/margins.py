@@ -36,6 +36,7 @@ from typing import Any, Hashable, Iterable, Mapping, Sequence
 import numpy as np
 
 from ensemble_helpers.disclosure.cells import _as_count, _check_min_cell_size
+from ensemble_helpers.formats import secondary_suppressed_count, suppressed_count
 
 __all__ = [
     "PRIMARY",
@@ -114,9 +115,9 @@ class Protection:
         if st == SHOWN:
             return str(self.values[key])
         if st == PRIMARY:
-            return f"<{self.min_cell_size}"
+            return suppressed_count(self.min_cell_size)
         if st == SECONDARY:
-            return f"≥{self.min_cell_size}"
+            return secondary_suppressed_count(self.min_cell_size)
         return ""
 
     def text_pct(self, key: Hashable, denominator: Hashable | int | None, digits: int = 1) -> str:
