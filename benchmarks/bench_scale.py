@@ -4,6 +4,14 @@ Usage::
 
     .venv/bin/python benchmarks/bench_scale.py                 # n = 664, 10k, 100k, 1M
     .venv/bin/python benchmarks/bench_scale.py --sizes 664 10000 --notebook-sizes 664
+    .venv/bin/python benchmarks/bench_scale.py --load-ratios 1000000 --repeats 5
+
+``--load-ratios N`` (issue 11) times ``load_patients`` (read + every contract rule, no cache)
+against pyarrow's bare reader on the same file, side by side in one process: for CSV
+``pyarrow.csv.read_csv``, for Parquet ``pyarrow.parquet.read_table``. Each repeat times the
+reader and the loader back to back, so both see the same machine load; the median of the
+per-repeat ratios is reported (target: at most 2x) and written to
+``benchmarks/results/load_ratios.csv``.
 
 Each size runs in a fresh Python process, so peak RSS (``ru_maxrss``, the high-water mark of the
 process) belongs to that size alone. Stages: generation; CSV and Parquet writing and loading with
@@ -31,6 +39,46 @@ RESULTS = ROOT / "benchmarks" / "results"
 DEFAULT_SIZES = (664, 10_000, 100_000, 1_000_000)
 DEFAULT_NOTEBOOK_SIZES = (664, 100_000)
 CHAIN = ("generate", "validate", "derive", "km_summaries", "cox_models")
+# the contract's default date window (2019-01-01 to today)
+WINDOW = None
+
+
+def load_ratios(n: int, repeats: int, workdir: Path) -> list[dict]:
+    """Median ratio of ``load_patients`` to pyarrow's reader on the same n-row CSV and Parquet."""
+    import statistics
+
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as papq
+
+    from ensemble_helpers.schema import load_patients
+    from ensemble_helpers.synthetic import generate_cohort, write_cohort
+
+    patients = generate_cohort(n=n, n_sites=min(222, max(1, n // 3)), seed=2025)
+    files = {"csv": workdir / f"ratio_{n}.csv", "parquet": workdir / f"ratio_{n}.parquet"}
+    for path in files.values():
+        write_cohort(patients, path)
+    del patients
+    readers = {"csv": ("pyarrow.csv.read_csv", pacsv.read_csv),
+               "parquet": ("pyarrow.parquet.read_table", papq.read_table)}
+    rows = []
+    load_patients(files["csv"], use_cache=False, date_window=WINDOW)  # imports and warm file cache
+    for fmt, path in files.items():
+        name, read = readers[fmt]
+        base, ours = [], []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            read(path)
+            base.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            load_patients(path, use_cache=False, date_window=WINDOW)
+            ours.append(time.perf_counter() - t0)
+        ratios = [o / b for o, b in zip(ours, base)]
+        rows.append({"n": n, "format": fmt, "reader": name, "repeats": repeats,
+                     "reader_median_s": round(statistics.median(base), 3),
+                     "load_patients_median_s": round(statistics.median(ours), 3),
+                     "median_ratio": round(statistics.median(ratios), 2),
+                     "ratios": " ".join(f"{r:.2f}" for r in ratios)})
+    return rows
 
 
 def _peak_mb() -> float:
@@ -65,8 +113,8 @@ def measure(n: int, notebook: bool, workdir: Path) -> list[dict]:
     csv, pq = workdir / f"cohort_{n}.csv", workdir / f"cohort_{n}.parquet"
     stage("write_csv", lambda: write_cohort(patients, csv))
     stage("write_parquet", lambda: write_cohort(patients, pq))
-    stage("load_csv", lambda: load_patients(csv, use_cache=False))  # measure validation
-    stage("load_parquet", lambda: load_patients(pq, use_cache=False))
+    stage("load_csv", lambda: load_patients(csv, use_cache=False, date_window=WINDOW))  # validation
+    stage("load_parquet", lambda: load_patients(pq, use_cache=False, date_window=WINDOW))
 
     params = params_from_mapping({"title": f"n={n}", "data_path": str(pq), "output_dir": str(workdir)})
 
@@ -134,6 +182,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sizes", type=int, nargs="+", default=list(DEFAULT_SIZES))
     ap.add_argument("--notebook-sizes", type=int, nargs="*", default=list(DEFAULT_NOTEBOOK_SIZES),
                     help="sizes at which the 02_endpoints notebook is also run through Papermill")
+    ap.add_argument("--load-ratios", type=int, metavar="N",
+                    help="only time load_patients against pyarrow's readers on N rows (issue 11)")
+    ap.add_argument("--repeats", type=int, default=5, help="repeats for --load-ratios (median reported)")
     ap.add_argument("--child", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--notebook", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -142,6 +193,18 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     import pandas as pd
+
+    if args.load_ratios:
+        with tempfile.TemporaryDirectory(prefix="bench-ratio-") as tmp:
+            ratios = pd.DataFrame(load_ratios(args.load_ratios, args.repeats, Path(tmp)))
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        ratios.to_csv(RESULTS / "load_ratios.csv", index=False)
+        print(ratios.to_string(index=False))
+        for _, r in ratios.iterrows():
+            print(f"  {r['format']}: load_patients / {r['reader']} = {r['median_ratio']:.2f}x "
+                  f"(target <= 2x: {'met' if r['median_ratio'] <= 2 else 'NOT met'})")
+        print(f"\nwrote {RESULTS / 'load_ratios.csv'}")
+        return 0
 
     rows: list[dict] = []
     for n in args.sizes:

@@ -173,7 +173,7 @@ def load_cohort(params: Params) -> Cohort:
     path = params.data_file()
     if not path.exists():
         raise ParameterError(params.source, "data_path", f"data file {path} does not exist")
-    patients = load_patients(path)
+    patients = load_patients(path, data_sheet=params.data_sheet)
     adsl, attrition = apply_filters(add_derived_variables(derive_adsl(patients), params), params)
     check_comparison(adsl, params)
     adtte = derive_adtte(adsl)  # ADSL keeps every patient column

@@ -206,7 +206,10 @@ class Params:
     title : str
         Report title.
     data_path : str
-        CSV or Parquet file in the data contract (relative to the project root or absolute).
+        Patient file in the data contract: .csv, .csv.gz, .parquet, .xlsx, .sas7bdat or .xpt
+        (relative to the project root or absolute).
+    data_sheet : str or int or None
+        For an Excel ``data_path``: the sheet to read (name or 0-based position; default first).
     filters : dict
         Column -> tuple of allowed values or a :class:`Range`, applied in order (ADSL columns,
         derived variables included).
@@ -239,6 +242,7 @@ class Params:
 
     title: str
     data_path: str
+    data_sheet: str | int | None = None
     filters: Mapping[str, tuple[Any, ...] | Range] = field(default_factory=dict)
     ci_transform: str = "log-log"
     conf_level: float = 0.95
@@ -489,6 +493,13 @@ def params_from_mapping(values: Mapping[str, Any], source: str = "<parameters>")
     if v.get("derived_variables") is not None:
         derived = _derived_variables(source, v["derived_variables"])
         out["derived_variables"] = derived
+    if v.get("data_sheet") is not None:
+        sheet = v["data_sheet"]
+        if isinstance(sheet, bool) or not isinstance(sheet, (str, int)):
+            raise ParameterError(source, "data_sheet", f"must be a sheet name or 0-based number, got {sheet!r}")
+        if not str(out["data_path"]).lower().endswith(".xlsx"):
+            raise ParameterError(source, "data_sheet", "is only for an Excel (.xlsx) data_path")
+        out["data_sheet"] = sheet
     if "filters" in v and v["filters"] is not None:
         out["filters"] = _filters(source, v["filters"])
         known = known_columns()

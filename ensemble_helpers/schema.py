@@ -1,10 +1,15 @@
 """The data contract: read one row per patient, check every rule, return typed columns.
 
 The contract is written out for people in ``docs/data_contract.md``; this module is its
-executable form. :func:`load_patients` reads CSV or Parquet, converts text to the contract's
-types *strictly* (a value that cannot be read is a violation, never silently set to missing),
-runs the row rules with pandera, and raises one :class:`DataContractError` listing every broken
-rule with the column(s), the number of rows affected and up to 10 example ``patient_id`` values.
+executable form. :func:`load_patients` reads CSV, gzip-compressed CSV, Parquet, Excel or SAS
+(:mod:`ensemble_helpers.readers`), converts text to the contract's types *strictly* (a value
+that cannot be read is a violation, never silently set to missing or to ``False``), checks every
+column and row rule, and raises one :class:`DataContractError` listing every broken rule with the
+column(s), the number of rows affected and up to 10 example ``patient_id`` values (or CSV line
+numbers when the file itself cannot be parsed).
+
+The conversion runs on Arrow arrays (``pyarrow.compute``): a million-row file is checked in
+about the time pyarrow takes to read it (``benchmarks/bench_scale.py``).
 
 Examples
 --------
@@ -14,21 +19,20 @@ Examples
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
-
-from typing import TYPE_CHECKING
+from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from ensemble_helpers.exceptions import EnsembleError
-
-if TYPE_CHECKING:
-    import pandera.pandas as pa
+from ensemble_helpers.readers import ReadProblem, cell_text, read_raw
 
 logger = logging.getLogger(__name__)
 
@@ -112,6 +116,16 @@ NULLABLE_COLUMNS = frozenset(
 #: Event dates that follow the start of the first post-T-DXd regimen.
 EVENT_DATES = ("next_end", "progression_date", "second_next_start", "ild_recurrence_date")
 DATE_FORMAT = "%Y-%m-%d"
+#: Default plausible window of every date: not before 2019-01-01 (the year of T-DXd's first
+#: approval) and not after today. ``load_patients(..., date_window=(earliest, latest))`` changes it.
+DEFAULT_EARLIEST_DATE = dt.date(2019, 1, 1)
+#: Ranges of the numeric columns (inclusive; ``None`` = unbounded).
+RANGES: dict[str, tuple[float | None, float | None, str]] = {
+    "age": (18, 110, "must be between 18 and 110 years"),
+    "ecog": (0, 4, "must be between 0 and 4"),
+    "prior_lines": (0, None, "must be 0 or more"),
+    "tdxd_ild_grade": (1, 5, "must be between 1 and 5"),
+}
 # accepted spellings of booleans in CSV text (no other value is read as a boolean)
 _TRUE = frozenset(v for w in ("true", "1", "yes") for v in (w, w.upper(), w.title()))
 _FALSE = frozenset(v for w in ("false", "0", "no") for v in (w, w.upper(), w.title()))
@@ -171,85 +185,72 @@ class Violation:
 # reading
 
 
-def read_table(path: str | Path) -> tuple[pd.DataFrame, str]:
-    """Read a CSV or Parquet file without interpreting values.
-
-    CSV cells are read as text (empty cell = missing) so that conversion to the contract's
-    types can report every unreadable value; Parquet keeps its stored types.
+def read_table(path: str | Path, data_sheet: str | int | None = None) -> tuple[pa.Table, str, bool]:
+    """Read a patient file of any supported format without interpreting values.
 
     Parameters
     ----------
     path : str or Path
-        A ``.csv`` or ``.parquet`` / ``.pq`` file.
+        ``.csv``, ``.csv.gz``, ``.parquet``, ``.xlsx``, ``.sas7bdat`` or ``.xpt``.
+    data_sheet : str or int, optional
+        The sheet of an ``.xlsx`` workbook (default: the first).
 
     Returns
     -------
-    (DataFrame, str)
-        The raw table and its format (``"csv"`` or ``"parquet"``).
+    (pyarrow.Table, str, bool)
+        The raw table, its format, and whether its columns carry stored types (Parquet) rather
+        than text (every other format).
 
     Raises
     ------
     DataContractError
-        When the file is missing, empty, not UTF-8 text or not a readable table.
+        When the file is missing, empty, of another format than its name says, not UTF-8, or not
+        a readable table (ragged rows and unbalanced quotes with their line numbers).
     """
     path = Path(path)
     src = str(path)
     if not path.exists():
         raise DataContractError(src, [Violation("file does not exist", (), 0)])
-    suffix = path.suffix.lower()
-    if suffix in {".parquet", ".pq"}:
-        try:
-            return pd.read_parquet(path), "parquet"
-        except Exception as exc:  # pyarrow raises several types for a bad file
-            raise DataContractError(
-                src, [Violation(f"not a readable Parquet file ({exc})", (), 0)]
-            ) from exc
-    if suffix not in {".csv", ".txt"}:
-        raise DataContractError(
-            src, [Violation(f"unsupported file type {suffix!r}: use .csv or .parquet", (), 0)]
-        )
-    if path.stat().st_size == 0:
-        raise DataContractError(src, [Violation("file is empty (no header, no rows)", (), 0)])
     try:
-        raw = pd.read_csv(
-            path,
-            dtype=str,
-            keep_default_na=False,
-            na_values=[""],
-            encoding="utf-8",
-            skipinitialspace=False,
-        )
-    except UnicodeDecodeError as exc:
-        raise DataContractError(
-            src,
-            [Violation(f"file is not UTF-8 text ({exc.reason} at byte {exc.start})", (), 0)],
-            hint="re-save the file as UTF-8 (e.g. 'Save as CSV UTF-8' in Excel).",
-        ) from exc
-    except pd.errors.EmptyDataError as exc:
-        raise DataContractError(src, [Violation("file is empty (no header, no rows)", (), 0)]) from exc
-    except pd.errors.ParserError as exc:
-        raise DataContractError(src, [Violation(f"not a readable CSV file ({exc})", (), 0)]) from exc
-    return raw, "csv"
+        raw = read_raw(path, data_sheet=data_sheet)
+    except ReadProblem as exc:
+        raise DataContractError(src, [Violation(exc.rule, (), exc.count, exc.lines)], hint=exc.hint) from exc
+    except OSError as exc:
+        raise DataContractError(src, [Violation(f"file cannot be read ({exc.strerror})", (), 0)]) from exc
+    return raw.table, raw.fmt, raw.typed
 
 
-def load_patients(path: str | Path, use_cache: bool = True) -> pd.DataFrame:
+def load_patients(
+    path: str | Path,
+    use_cache: bool = True,
+    *,
+    data_sheet: str | int | None = None,
+    date_window: tuple[Any, Any] | None = None,
+) -> pd.DataFrame:
     """Read, validate and type a patient file of the data contract.
 
     Parameters
     ----------
     path : str or Path
-        CSV (UTF-8, comma-separated, dates ``YYYY-MM-DD``, empty cell = missing) or Parquet.
+        CSV (UTF-8, comma-separated, dates ``YYYY-MM-DD``, empty cell = missing), ``.csv.gz``,
+        Parquet, Excel ``.xlsx`` or SAS (``.sas7bdat``, ``.xpt``): see ``docs/data_contract.md``.
     use_cache : bool
         Reuse the validated table of an unchanged file (:mod:`ensemble_helpers.cache`: a folder
         ``.ensemble-cache`` beside the file; ``ENSEMBLE_CACHE_DIR=off`` turns it off). A file
         that breaks the contract is validated, and reported, every time.
+    data_sheet : str or int, optional
+        The sheet of an Excel workbook to read (name or 0-based position; default the first).
+    date_window : (earliest, latest), optional
+        Plausible window of every date (inclusive; ``YYYY-MM-DD`` text or dates; ``None`` for a
+        bound keeps its default). Default: 2019-01-01 (:data:`DEFAULT_EARLIEST_DATE`) to today.
 
     Returns
     -------
     DataFrame
         One row per patient: dates as ``datetime64[ns]``, categories as categoricals with the
         contract's levels, booleans as ``bool``, ``ecog``/``tdxd_ild_grade`` as ``Int64``,
-        ``prior_lines`` as ``int64``. Extra columns are kept as read.
+        ``prior_lines`` as ``int64``, ``age`` as ``float64``, ids and text as ``object``. Extra
+        columns are kept as read (text for CSV, Excel and SAS).
 
     Raises
     ------
@@ -262,20 +263,29 @@ def load_patients(path: str | Path, use_cache: bool = True) -> pd.DataFrame:
     >>> patients["next_class"].dtype  # doctest: +SKIP
     CategoricalDtype(categories=['anti_her2_antibody', ...], ordered=False, ...)
     """
+    from ensemble_helpers import readers
     from ensemble_helpers.cache import cached_frame
 
+    window = _date_window(date_window)
+
     def build() -> pd.DataFrame:
-        raw, fmt = read_table(path)
-        return validate_patients(raw, source=str(path), strict_types=(fmt == "parquet"))
+        table, _, typed = read_table(path, data_sheet=data_sheet)
+        return _validate(table, str(path), strict=typed, window=window)
 
     if not use_cache or not Path(path).is_file():
         return build()  # (a missing file is reported by read_table)
-    # an unchanged file that passed validation once is not validated again (see cache.py)
-    return cached_frame(path, Path(__file__), build)
+    # an unchanged file that passed validation once is not validated again (see cache.py);
+    # the latest date is not part of the key: a file valid up to today stays valid later
+    explicit = "" if date_window is None else f"{window[0]}..{date_window[1]}"
+    extra = f"sheet={data_sheet!r};earliest={window[0]};window={explicit}"
+    return cached_frame(path, (Path(__file__), Path(readers.__file__)), build, extra=extra)
 
 
 def validate_patients(
-    df: pd.DataFrame, source: str = "<DataFrame>", strict_types: bool = False
+    df: pd.DataFrame,
+    source: str = "<DataFrame>",
+    strict_types: bool = False,
+    date_window: tuple[Any, Any] | None = None,
 ) -> pd.DataFrame:
     """Check a patient table against the contract and return it with the contract's types.
 
@@ -287,7 +297,9 @@ def validate_patients(
         Named in the error message (the file path).
     strict_types : bool
         When True (Parquet), a column stored with the wrong physical type (e.g. dates as
-        numbers, ``age`` as text) is a violation rather than parsed.
+        numbers or text, ``age`` as text) is a violation rather than parsed.
+    date_window : (earliest, latest), optional
+        As for :func:`load_patients`.
 
     Returns
     -------
@@ -299,39 +311,71 @@ def validate_patients(
     DataContractError
         On any violation.
     """
-    if df.shape[0] == 0:
-        raise DataContractError(source, [Violation("file has a header but no patient rows", (), 0)])
-    _check_columns(df, source)
-    ids = _id_labels(df)
-    violations: list[Violation] = []
-    if strict_types:
-        violations += _check_stored_types(df)
-        if violations:
-            raise DataContractError(source, violations)
-    typed, parse_violations = _convert(df, ids)
-    violations += parse_violations
-    violations += _check_rules(typed, ids, skip=_unparsed_columns(parse_violations))
-    if violations:
-        raise DataContractError(source, violations)
-    typed["prior_lines"] = typed["prior_lines"].astype("int64")
-    return typed
+    return _validate(_frame_to_arrow(df), source, strict=strict_types, window=_date_window(date_window))
 
 
 # ----------------------------------------------------------------------------------------------
 # steps
 
 
-def _check_columns(df: pd.DataFrame, source: str) -> None:
-    present = [str(c) for c in df.columns]
-    missing = [c for c in REQUIRED_COLUMNS if c not in present]
-    if not missing:
-        return
+def _date_window(window: tuple[Any, Any] | None) -> tuple[dt.date, dt.date]:
+    earliest, latest = window if window is not None else (None, None)
+
+    def as_date(value: Any, default: dt.date) -> dt.date:
+        if value is None:
+            return default
+        if isinstance(value, dt.datetime):
+            return value.date()
+        if isinstance(value, dt.date):
+            return value
+        return dt.date.fromisoformat(str(value))
+
+    lo, hi = as_date(earliest, DEFAULT_EARLIEST_DATE), as_date(latest, dt.date.today())
+    if not (dt.date(1700, 1, 1) <= lo <= hi <= dt.date(2200, 12, 31)):
+        raise ValueError(f"date_window must run forwards within 1700-01-01..2200-12-31 (got {lo}..{hi})")
+    return lo, hi
+
+
+def _frame_to_arrow(df: pd.DataFrame) -> pa.Table:
+    """A DataFrame as an Arrow table, column by column; mixed object columns become text."""
+    arrays, names = [], []
+    for i in range(df.shape[1]):
+        s = df.iloc[:, i]
+        try:
+            arr = pa.array(s, from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError):
+            arr = pa.array([cell_text(v) for v in s.tolist()], type=pa.string())
+        arrays.append(arr)
+        names.append(str(df.columns[i]) if not isinstance(df.columns[i], str) else df.columns[i])
+    return pa.Table.from_arrays(arrays, names=names)
+
+
+def _check_names(names: Sequence[str], source: str) -> None:
+    """Column names: none blank, none padded with spaces, none repeated; every required one."""
     violations = []
+    blank = [f"column {i + 1}" for i, n in enumerate(names) if n is None or not str(n).strip()]
+    if blank:
+        violations.append(Violation("blank column name (every column needs a name)", tuple(blank), 0))
+    padded = [repr(n) for n in names if n and str(n).strip() and str(n) != str(n).strip()]
+    if padded:
+        violations.append(
+            Violation("column name has leading or trailing whitespace", tuple(padded), 0)
+        )
+    counts: dict[str, int] = {}
+    for n in names:
+        counts[n] = counts.get(n, 0) + 1
+    repeated = [n for n, k in counts.items() if k > 1 and str(n).strip()]
+    if repeated:
+        violations.append(Violation("duplicate column name (each column once)", tuple(repeated), 0))
+    present = [str(n) for n in names]
+    missing = [c for c in REQUIRED_COLUMNS if c not in present]
     extra = [c for c in present if c not in REQUIRED_COLUMNS]
     for col in missing:
-        close = difflib.get_close_matches(col, extra, n=1, cutoff=0.75)
+        close = difflib.get_close_matches(col, [e.strip() for e in extra], n=1, cutoff=0.75)
         suggestion = f" (found {close[0]!r}: misspelt?)" if close else ""
         violations.append(Violation(f"required column is missing{suggestion}", (col,), 0))
+    if not violations:
+        return
     hint = ""
     if len(present) == 1 and any(sep in present[0] for sep in (";", "\t", "|")):
         sep = next(s for s in (";", "\t", "|") if s in present[0])
@@ -339,163 +383,400 @@ def _check_columns(df: pd.DataFrame, source: str) -> None:
     raise DataContractError(source, violations, hint=hint)
 
 
-def _id_labels(df: pd.DataFrame) -> np.ndarray:
-    """Labels used in messages: the patient_id, or the row number when it is missing."""
-    pid = df["patient_id"]
-    rows = np.array([f"row {i + 1}" for i in range(len(df))]) if pid.isna().any() else None
-    labels = pid.astype(str).to_numpy(dtype=object)
-    if rows is not None:
-        labels = np.where(pid.isna().to_numpy(), rows, labels)
-    return labels
+class _Labels:
+    """Example labels for messages: the patient_id, or the row number when the id is missing."""
+
+    def __init__(self, pid: np.ndarray) -> None:
+        self._pid = pid
+        self._labels: np.ndarray | None = None
+
+    def __call__(self) -> np.ndarray:
+        if self._labels is None:
+            pid = self._pid
+            missing = pd.isna(pid)
+            labels = pid.astype(object).copy()
+            if missing.any():
+                rows = np.array([f"row {i + 1}" for i in range(len(pid))], dtype=object)
+                labels = np.where(missing, rows, labels)
+            self._labels = labels
+        return self._labels
 
 
-def _violation(rule: str, columns: Iterable[str], mask: np.ndarray, ids: np.ndarray) -> Violation:
+def _violation(
+    rule: str, columns: Iterable[str], mask: np.ndarray, ids: _Labels, quote: bool = False
+) -> Violation:
     idx = np.flatnonzero(mask)
-    examples = list(dict.fromkeys(ids[idx[: MAX_EXAMPLES * 2]]))[:MAX_EXAMPLES]
+    labels = ids()[idx[: MAX_EXAMPLES * 2]]
+    shown = [repr(v) if quote else str(v) for v in labels]
+    examples = list(dict.fromkeys(shown))[:MAX_EXAMPLES]
     return Violation(rule, tuple(columns), int(idx.size), tuple(examples))
 
 
-def _check_stored_types(df: pd.DataFrame) -> list[Violation]:
-    """Parquet columns must already have the contract's physical types."""
-    out = []
-    for col in DATE_COLUMNS:
-        s = df[col]
-        if not (pd.api.types.is_datetime64_any_dtype(s) or s.isna().all() or _is_date_objects(s)):
-            out.append(Violation(f"stored as {s.dtype}, expected a date/timestamp type", (col,), 0))
-    for col in FLOAT_COLUMNS + INT_COLUMNS:
-        s = df[col]
-        if not (pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)) and not s.isna().all():
-            out.append(Violation(f"stored as {s.dtype}, expected a numeric type", (col,), 0))
-    for col in _bool_columns(df):
-        s = df[col]
-        if not pd.api.types.is_bool_dtype(s):
-            out.append(Violation(f"stored as {s.dtype}, expected boolean", (col,), 0))
+def _bool_columns(names: Iterable[str]) -> tuple[str, ...]:
+    """The boolean columns of the contract present (optional ones only when there)."""
+    names = set(names)
+    return BOOL_COLUMNS + tuple(c for c in OPTIONAL_BOOL_COLUMNS if c in names)
+
+
+def _categories(names: Iterable[str]) -> dict[str, tuple[str, ...]]:
+    """The categorical columns of the contract present, with their levels."""
+    names = set(names)
+    return {**CATEGORIES, **{c: lv for c, lv in OPTIONAL_CATEGORIES.items() if c in names}}
+
+
+# --- Arrow helpers ------------------------------------------------------------------------------
+# Valid files take the fast path (one Arrow cast per column); only a column with a value the cast
+# refuses goes through the slower checks that say which rows are wrong.
+
+_NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
+_ISO_DATE = r"^\d{4}-\d{2}-\d{2}$"
+_CONTROL = r"[\x00-\x1f\x7f]"
+_ID_TROUBLE = r"[\x00-\x1f\x7f]|^\s|\s$|^$"
+_EPOCH = dt.date(1970, 1, 1)
+
+
+def _any(mask: Any) -> bool:
+    if isinstance(mask, np.ndarray):
+        return bool(mask.any())
+    return bool(pc.any(mask).as_py())
+
+
+def _np(mask: Any) -> np.ndarray:
+    """A boolean Arrow array as a NumPy bool array (null = False)."""
+    if isinstance(mask, np.ndarray):
+        return mask
+    return np.asarray(pc.fill_null(mask, False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _is_text(t: pa.DataType) -> bool:
+    return pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t)
+
+
+def _as_string(arr: Any) -> Any:
+    """Text of a column: strings as stored; a dictionary decoded; anything else canonically."""
+    t = arr.type
+    if t == pa.string():
+        return arr
+    if _is_text(t) or (pa.types.is_dictionary(t) and _is_text(t.value_type)):
+        return arr.cast(pa.string())
+    if pa.types.is_null(t):
+        return pa.nulls(len(arr), pa.string())
+    return pa.array([cell_text(v) for v in arr.to_pylist()], type=pa.string())
+
+
+def _missing(arr: Any) -> Any:
+    """Null (and NaN in float columns) = missing, as an Arrow mask."""
+    return pc.is_null(arr, nan_is_null=pa.types.is_floating(arr.type))
+
+
+def _objects(text: Any, distinct: Any) -> np.ndarray:
+    """Text as a NumPy object array (NaN for missing), sharing one str per distinct value."""
+    if len(distinct) > len(text) // 2 or distinct is text:  # mostly distinct (ids): directly
+        values = text.to_numpy(zero_copy_only=False)
+        return np.where(pd.isna(values), np.nan, values) if text.null_count else values
+    lookup = np.empty(len(distinct) + 1, dtype=object)
+    lookup[:-1] = distinct.to_pylist()
+    lookup[-1] = np.nan
+    idx = pc.fill_null(pc.index_in(text, value_set=distinct), -1).to_numpy(zero_copy_only=False)
+    return lookup[idx]
+
+
+# --- one column each --------------------------------------------------------------------------
+
+
+def _dates(arr: Any, strict: bool, window: tuple[dt.date, dt.date]):
+    """``(date32 values or None, problems, stored-type rule or None)``; problems are masks."""
+    problems: list[tuple[str, Any]] = []
+    t = arr.type
+    if pa.types.is_null(t):
+        return pa.nulls(len(arr), pa.date32()), problems, None
+    if pa.types.is_dictionary(t):
+        arr, t = arr.cast(t.value_type), t.value_type
+    if _is_text(t):
+        if strict:
+            return None, problems, f"stored as {t}, expected a date/timestamp type"
+        text = arr.cast(pa.string())
+        try:
+            days = text.cast(pa.date32())  # strict ISO YYYY-MM-DD
+        except pa.ArrowInvalid:
+            shaped = pc.match_substring_regex(text, _ISO_DATE)
+            parsed = []
+            for v, ok in zip(text.to_pylist(), _np(shaped)):
+                try:
+                    parsed.append(dt.date.fromisoformat(v) if ok else None)
+                except ValueError:  # 2024-02-30
+                    parsed.append(None)
+            days = pa.array(parsed, type=pa.date32())
+            problems.append(("not a valid date in YYYY-MM-DD format", pc.and_(pc.is_valid(text), pc.is_null(days))))
+    elif pa.types.is_timestamp(t):
+        local = pc.local_timestamp(arr) if t.tz is not None else arr
+        day = pc.floor_temporal(local, unit="day")
+        timed = pc.not_equal(local, day)
+        if _any(timed):
+            if t.tz is not None:
+                rule = (f"timezone-aware timestamp (timezone {t.tz}) is not at midnight in its "
+                        "timezone: store calendar dates")
+            else:
+                rule = "timestamp has a time of day: a date must be a calendar date"
+            problems.append((rule, timed))
+        days = day.cast(pa.date32())
+    elif pa.types.is_date(t):
+        days = arr.cast(pa.date32())
+    else:
+        return None, problems, f"stored as {t}, expected a date/timestamp type"
+    outside = pc.or_(pc.less(days, pa.scalar(window[0], pa.date32())),
+                     pc.greater(days, pa.scalar(window[1], pa.date32())))
+    if _any(outside):
+        problems.append(
+            (f"date outside the plausible window {window[0]} to {window[1]} "
+             "(a typo? the window is the date_window setting)", outside)
+        )
+        days = pc.if_else(outside, pa.scalar(None, pa.date32()), days)
+    return days, problems, None
+
+
+_DAY_NS = 86_400_000_000_000
+
+
+def _naive_ns_dates(arr: Any, window: tuple[dt.date, dt.date]) -> tuple[np.ndarray, np.ndarray] | None:
+    """Fast path for Parquet/pandas dates: naive ``timestamp[ns]`` values that are all at midnight
+    and within the window come back as ``datetime64[ns]`` (with their missing mask); anything
+    else returns None and goes through :func:`_dates`, which says what is wrong."""
+    if not (pa.types.is_timestamp(arr.type) and arr.type.tz is None and arr.type.unit == "ns"):
+        return None
+    values = arr.to_numpy(zero_copy_only=False).astype("datetime64[ns]", copy=False)
+    i8 = values.view("i8")
+    nat = np.isnat(values)
+    lo = np.datetime64(window[0], "ns").view("i8")
+    hi = np.datetime64(window[1], "ns").view("i8")
+    ok = nat | ((i8 % _DAY_NS == 0) & (i8 >= lo) & (i8 <= hi))
+    return (values, nat) if ok.all() else None
+
+
+def _numbers(arr: Any, strict: bool):
+    """``(float64 NumPy values with NaN, unreadable mask or None, stored-type rule or None)``."""
+    t = arr.type
+    if pa.types.is_dictionary(t):
+        arr, t = arr.cast(t.value_type), t.value_type
+    if pa.types.is_null(t):
+        return np.full(len(arr), np.nan), None, None
+    bad = None
+    if _is_text(t):
+        if strict:
+            return None, None, f"stored as {t}, expected a numeric type"
+        text = arr.cast(pa.string())
+        try:
+            values = text.cast(pa.float64())
+            if not _any(pc.invert(pc.is_finite(values))):
+                return values.to_numpy(zero_copy_only=False).astype("float64", copy=False), None, None
+        except pa.ArrowInvalid:
+            pass
+        shaped = pc.match_substring_regex(text, _NUMBER)  # no nan/inf spellings
+        values = pc.if_else(shaped, text, pa.scalar(None, pa.string())).cast(pa.float64())
+        bad = pc.and_(pc.is_valid(text), pc.invert(shaped))
+    elif pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t):
+        values = arr.cast(pa.float64())
+    else:
+        return None, None, f"stored as {t}, expected a numeric type"
+    return values.fill_null(np.nan).to_numpy(zero_copy_only=False).astype("float64", copy=False), bad, None
+
+
+_SPELLINGS = sorted(_TRUE) + sorted(_FALSE)
+
+
+def _booleans(arr: Any, strict: bool):
+    t = arr.type
+    if pa.types.is_boolean(t):
+        return arr.fill_null(False).to_numpy(zero_copy_only=False).astype(bool), None, None
+    if pa.types.is_null(t):
+        return np.zeros(len(arr), bool), None, None
+    if strict or not (_is_text(t) or pa.types.is_dictionary(t)):
+        return None, None, f"stored as {t}, expected boolean"
+    text = _as_string(arr)
+    idx = pc.index_in(text, value_set=pa.array(_SPELLINGS))
+    bad = pc.and_(pc.is_valid(text), pc.is_null(idx))
+    return _np(pc.less(idx, len(_TRUE))), bad, None
+
+
+def _category(arr: Any, levels: tuple[str, ...]):
+    value_set = pa.array(list(levels))
+    if pa.types.is_dictionary(arr.type) and _is_text(arr.type.value_type):
+        # map each chunk's dictionary (a few values), then its indices
+        chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
+        parts = [pc.take(pc.index_in(ch.dictionary.cast(pa.string()), value_set=value_set), ch.indices)
+                 for ch in chunks]
+        idx = pa.chunked_array(parts, type=pa.int32())
+        text = _as_string(arr) if _any(pc.and_(pc.is_valid(arr), pc.is_null(idx))) else arr
+    else:
+        text = _as_string(arr)
+        idx = pc.index_in(text, value_set=value_set)
+    bad = pc.and_(pc.is_valid(text), pc.is_null(idx))
+    codes = pc.fill_null(idx, -1).to_numpy(zero_copy_only=False).astype("int8")
+    seen = sorted(set(pc.filter(_as_string(text), bad).to_pylist()))[:5] if _any(bad) else []
+    return pd.Categorical.from_codes(codes, categories=list(levels)), bad, seen
+
+
+def _text_problems(col: str, text: Any, distinct: Any, ids: _Labels, is_id: bool) -> list[Violation]:
+    """Control characters in any text; for ids also blank and padded values (``distinct``:
+    the distinct non-missing values of ``text``, checked instead of every row)."""
+    out: list[Violation] = []
+    if not _any(pc.match_substring_regex(distinct, _ID_TROUBLE if is_id else _CONTROL)):
+        return out
+
+    def rows(pattern: str) -> np.ndarray:
+        hits = pc.filter(distinct, pc.match_substring_regex(distinct, pattern))
+        return _np(pc.is_in(text, value_set=hits))
+
+    control = rows(_CONTROL)
+    if control.any():
+        out.append(_violation(
+            "control character (NUL, tab, line break or other) inside a text value", (col,), control, ids
+        ))
+    if is_id:
+        blank = rows(r"^\s*$")
+        if blank.any():
+            out.append(_violation("id is empty or only whitespace", (col,), blank, ids, quote=True))
+        padded = rows(r"^\s|\s$") & ~blank
+        if padded.any():
+            out.append(_violation("id has leading or trailing whitespace", (col,), padded, ids, quote=True))
     return out
 
 
-def _bool_columns(df: pd.DataFrame) -> tuple[str, ...]:
-    """The boolean columns of the contract present in ``df`` (optional ones only when there)."""
-    return BOOL_COLUMNS + tuple(c for c in OPTIONAL_BOOL_COLUMNS if c in df.columns)
-
-
-def _categories(df: pd.DataFrame) -> dict[str, tuple[str, ...]]:
-    """The categorical columns of the contract present in ``df`` with their levels."""
-    extra = {c: lv for c, lv in OPTIONAL_CATEGORIES.items() if c in df.columns}
-    return {**CATEGORIES, **extra}
-
-
-def _is_date_objects(s: pd.Series) -> bool:
-    import datetime as _dt
-
-    first = s.dropna()
-    return len(first) > 0 and isinstance(first.iloc[0], _dt.date)
-
-
-def _convert(df: pd.DataFrame, ids: np.ndarray) -> tuple[pd.DataFrame, list[Violation]]:
-    out = df.copy()
+def _validate(table: pa.Table, source: str, strict: bool, window: tuple[dt.date, dt.date]) -> pd.DataFrame:
+    """Every column and row rule on an Arrow table; the typed DataFrame or one error."""
+    names = list(table.column_names)
+    _check_names(names, source)
+    n = table.num_rows
+    if n == 0:
+        raise DataContractError(source, [Violation("file has a header but no patient rows", (), 0)])
+    cols = {name: table.column(i) for i, name in enumerate(names)}
+    out: dict[str, Any] = {}
     violations: list[Violation] = []
+    stored: list[Violation] = []
+    missing: dict[str, Any] = {}
+
+    def bad_values(rule: str, col: str, mask: Any) -> None:
+        if mask is not None and _any(mask):
+            violations.append(_violation(rule, (col,), _np(mask), ids))
+
+    # ids first: they label every other message
+    texts = {c: _as_string(cols[c]) for c in ID_COLUMNS + TEXT_COLUMNS}
+    distinct = {c: pc.unique(texts[c]).drop_null() for c in texts if c != "patient_id"}
+    n_distinct_ids = pc.count_distinct(texts["patient_id"], mode="only_valid").as_py()
+    distinct["patient_id"] = texts["patient_id"]  # (nearly) all distinct: check every row
+    pid = texts["patient_id"]
+    pid_obj = _objects(pid, distinct["patient_id"])
+    ids = _Labels(pid_obj)
     for col in ID_COLUMNS + TEXT_COLUMNS:
-        out[col] = _as_text(df[col])
+        out[col] = pid_obj if col == "patient_id" else _objects(texts[col], distinct[col])
+        violations += _text_problems(col, texts[col], distinct[col], ids, is_id=col in ID_COLUMNS)
+        missing[col] = pc.is_null(texts[col])
+
     for col in DATE_COLUMNS:
-        out[col], bad = _to_date(df[col])
-        if bad.any():
-            violations.append(_violation("not a valid date in YYYY-MM-DD format", (col,), bad, ids))
-    for col in FLOAT_COLUMNS + INT_COLUMNS:
-        values, bad = _to_number(df[col])
-        if bad.any():
-            violations.append(_violation("not a number", (col,), bad, ids))
-            out[col] = values
+        fast = _naive_ns_dates(cols[col], window)
+        if fast is not None:  # timestamps in ns at midnight within the window: already typed
+            out[col], missing[col] = fast
             continue
+        days, problems, wrong = _dates(cols[col], strict, window)
+        if wrong:
+            stored.append(Violation(wrong, (col,), 0))
+            continue
+        missing[col] = _missing(cols[col])
+        for rule, mask in problems:
+            bad_values(rule, col, mask)
+        out[col] = days.cast(pa.timestamp("ns")).to_numpy(zero_copy_only=False).astype("datetime64[ns]", copy=False)
+    for col in FLOAT_COLUMNS + INT_COLUMNS:
+        values, bad, wrong = _numbers(cols[col], strict)
+        if wrong:
+            stored.append(Violation(wrong, (col,), 0))
+            continue
+        missing[col] = _missing(cols[col])
+        bad_values("not a number", col, bad)
+        nan = np.isnan(values)
         if col in INT_COLUMNS:
-            frac = values.notna().to_numpy() & (values.fillna(0) % 1 != 0).to_numpy()
+            frac = ~nan & (np.mod(values, 1) != 0)
             if frac.any():
                 violations.append(_violation("not a whole number", (col,), frac, ids))
-                out[col] = values
-                continue
-            values = values.round().astype("Int64")
+                values = np.where(frac, np.nan, values)
+                nan = np.isnan(values)
+        lo, hi, rule = RANGES.get(col, (None, None, ""))
+        with np.errstate(invalid="ignore"):
+            outside = ~nan & (((values < lo) if lo is not None else False)
+                              | ((values > hi) if hi is not None else False))
+        if np.any(outside):
+            violations.append(_violation(rule, (col,), outside, ids))
+        if col in INT_COLUMNS:
+            out[col] = pd.arrays.IntegerArray(np.where(nan, 0, values).astype("int64"), nan)
+        else:
+            out[col] = values
+    for col in _bool_columns(names):
+        values, bad, wrong = _booleans(cols[col], strict)
+        if wrong:
+            stored.append(Violation(wrong, (col,), 0))
+            continue
+        missing[col] = _missing(cols[col])
+        bad_values("not a boolean (use true/false or 1/0)", col, bad)
         out[col] = values
-    for col in _bool_columns(df):
-        out[col], bad = _to_bool(df[col])
+    for col, levels in _categories(names).items():
+        values, bad, seen = _category(cols[col], levels)
+        missing[col] = _missing(cols[col])
+        bad_values(f"value not allowed (found {', '.join(map(repr, seen))}; allowed: {', '.join(levels)})",
+                   col, bad)
+        out[col] = values
+    if stored:
+        raise DataContractError(source, stored)
+
+    for col in REQUIRED_COLUMNS + OPTIONAL_COLUMNS:
+        if col in missing and col not in NULLABLE_COLUMNS:
+            # a blank yes/no or date is unknown, never False or a default
+            bad_values("missing value in a required column", col, missing[col])
+    if n_distinct_ids < n - pid.null_count:
+        dup = pd.Series(pid_obj).duplicated(keep=False).to_numpy() & ~_np(missing["patient_id"])
+        violations.append(_violation("duplicate values (patient_id must be unique)", ("patient_id",), dup, ids))
+
+    # extra columns: kept as read (text checked for control characters)
+    for name in names:
+        if name in out:
+            continue
+        arr = cols[name]
+        if _is_text(arr.type):
+            text = arr.cast(pa.string())
+            values = pc.unique(text).drop_null()
+            violations += _text_problems(name, text, values, ids, is_id=False)
+            out[name] = _objects(text, values)
+        else:
+            try:
+                out[name] = arr.to_pandas()
+            except (pa.ArrowInvalid, ValueError, OverflowError) as exc:
+                violations.append(Violation(f"extra column cannot be read ({exc})", (name,), 0))
+
+    typed = pd.DataFrame({name: out[name] for name in names if name in out}, copy=False)
+    for text, cols_, fn in _rules():  # unreadable values are NaT here and pass
+        bad = ~np.asarray(fn(typed), dtype=bool)
         if bad.any():
-            violations.append(
-                _violation("not a boolean (use true/false or 1/0)", (col,), bad, ids)
-            )
-        missing = df[col].isna().to_numpy(dtype=bool)
-        if missing.any():  # a blank yes/no is unknown, never False
-            violations.append(_violation("missing value in a required column", (col,), missing, ids))
-    for col, levels in _categories(df).items():
-        text = _as_text(df[col])
-        bad = (text.notna() & ~text.isin(levels)).to_numpy()
-        if bad.any():
-            seen = sorted(set(text[bad].astype(str)))[:5]
-            violations.append(
-                _violation(
-                    f"value not allowed (found {', '.join(map(repr, seen))}; "
-                    f"allowed: {', '.join(levels)})",
-                    (col,),
-                    bad,
-                    ids,
-                )
-            )
-            text = text.where(~bad)
-        out[col] = pd.Categorical(text, categories=list(levels))
-    return out, violations
+            violations.append(_violation(text, cols_, bad, ids))
+    if violations:
+        raise DataContractError(source, violations)
+    typed["prior_lines"] = typed["prior_lines"].astype("int64")
+    return typed
 
 
-def _as_text(s: pd.Series) -> pd.Series:
-    """Values as read, as text: no stripping or case change (a stray space is a violation)."""
-    if s.dtype == object or isinstance(s.dtype, (pd.StringDtype, pd.CategoricalDtype)):
-        return s
-    return s.astype(str).where(s.notna())
+def _i8(s: pd.Series) -> np.ndarray:
+    """Dates as int64 nanoseconds (NaT = the smallest int64), for fast comparisons."""
+    return s.to_numpy(dtype="datetime64[ns]").view("i8")
 
 
-def _to_date(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
-    if pd.api.types.is_datetime64_any_dtype(s):
-        values = s.dt.tz_localize(None) if getattr(s.dt, "tz", None) is not None else s
-        values = values.astype("datetime64[ns]")
-        # a date has no time of day: anything else is a violation, not rounded away
-        bad = (values.notna() & (values != values.dt.normalize())).to_numpy()
-        return values, bad
-    if s.dtype == object and _is_date_objects(s):
-        values = pd.to_datetime(s, errors="coerce").astype("datetime64[ns]")
-        return values, (s.notna() & values.isna()).to_numpy()
-    text = _as_text(s)
-    values = pd.to_datetime(text, format=DATE_FORMAT, errors="coerce").astype("datetime64[ns]")
-    return values, (text.notna() & values.isna()).to_numpy()
+def _rules() -> list[tuple[str, tuple[str, ...], Callable[[pd.DataFrame], np.ndarray]]]:
+    """The row rules: (description, columns, function(df) -> boolean array of *valid* rows)."""
 
-
-def _to_number(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
-    if pd.api.types.is_bool_dtype(s):
-        return s.astype(float), np.ones(len(s), dtype=bool)
-    if pd.api.types.is_numeric_dtype(s):
-        return s.astype("Float64").astype(float), np.zeros(len(s), dtype=bool)
-    text = _as_text(s)
-    values = pd.to_numeric(text, errors="coerce")
-    return values.astype(float), (text.notna() & values.isna()).to_numpy()
-
-
-def _to_bool(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
-    if pd.api.types.is_bool_dtype(s) and not s.isna().any():
-        return s.astype(bool), np.zeros(len(s), dtype=bool)
-    if s.dtype == object:  # Python booleans mixed with missing values
-        s = s.map({True: "true", False: "false"}).fillna(s)
-    text = _as_text(s)
-    true, false = text.isin(_TRUE), text.isin(_FALSE)
-    bad = (s.notna() & ~(true | false)).to_numpy()
-    # missing booleans are reported by the not-null rule; keep them False only in this
-    # intermediate frame, which is never returned when any violation exists.
-    return true.to_numpy(dtype=bool), bad
-
-
-def _unparsed_columns(violations: Sequence[Violation]) -> set[str]:
-    return {c for v in violations for c in v.columns}
-
-
-def _rules() -> list[tuple[str, tuple[str, ...], Callable[[pd.DataFrame], pd.Series]]]:
-    """The row rules: (description, columns, function(df) -> boolean Series of *valid* rows)."""
+    nat = np.iinfo("int64").min
 
     def ge(later: str, earlier: str):
-        return lambda d: d[later].isna() | d[earlier].isna() | (d[later] >= d[earlier])
+        def check(d: pd.DataFrame) -> np.ndarray:
+            a, b = _i8(d[later]), _i8(d[earlier])
+            return (a == nat) | (b == nat) | (a >= b)
+
+        return check
 
     rules = [
         ("tdxd_end must be on or after tdxd_start", ("tdxd_start", "tdxd_end"), ge("tdxd_end", "tdxd_start")),
@@ -517,73 +798,7 @@ def _rules() -> list[tuple[str, tuple[str, ...], Callable[[pd.DataFrame], pd.Ser
         (
             "last_followup must equal death_date for a patient who died",
             ("death_date", "last_followup"),
-            lambda d: d["death_date"].isna() | (d["last_followup"] == d["death_date"]),
+            lambda d: (_i8(d["death_date"]) == nat) | (_i8(d["last_followup"]) == _i8(d["death_date"])),
         )
     )
     return rules
-
-
-def _schema(skip: set[str], present: pd.DataFrame) -> pa.DataFrameSchema:
-    import pandera.pandas as pa  # here, not at the top: a cached table needs no pandera (~0.3 s)
-
-    columns: dict[str, pa.Column] = {}
-
-    def add(col: str, checks: list[pa.Check]) -> None:
-        # a value that could not be read is already reported; it must not count as missing too
-        columns[col] = pa.Column(
-            nullable=col in NULLABLE_COLUMNS or col in skip,
-            checks=checks,
-            unique=(col == "patient_id"),
-            coerce=False,
-        )
-
-    add("patient_id", [])
-    add("site_id", [])
-    add("next_regimen", [])
-    add("age", [pa.Check.in_range(18, 110, error="must be between 18 and 110 years")])
-    add("ecog", [pa.Check.in_range(0, 4, error="must be between 0 and 4")])
-    add("prior_lines", [pa.Check.ge(0, error="must be 0 or more")])
-    add("tdxd_ild_grade", [pa.Check.in_range(1, 5, error="must be between 1 and 5")])
-    for col in DATE_COLUMNS + _bool_columns(present) + tuple(_categories(present)):
-        add(col, [])
-    return pa.DataFrameSchema(columns, strict=False)
-
-
-def _check_rules(df: pd.DataFrame, ids: np.ndarray, skip: set[str]) -> list[Violation]:
-    """Column checks with pandera (lazy: every failure collected), then the date-order rules.
-
-    The cross-column rules are plain vectorised comparisons rather than pandera dataframe
-    checks, because pandera reports those per column and loses which rule failed.
-    """
-    from pandera.errors import SchemaErrors
-
-    out: list[Violation] = []
-    try:
-        _schema(skip, df).validate(df, lazy=True)
-    except SchemaErrors as err:
-        out += _translate(err.failure_cases, df, ids)
-    for text, cols, fn in _rules():  # unreadable values are NaN/NaT here and pass
-        bad = ~fn(df).to_numpy(dtype=bool)
-        if bad.any():
-            out.append(_violation(text, cols, bad, ids))
-    return out
-
-
-def _translate(fc: pd.DataFrame, df: pd.DataFrame, ids: np.ndarray) -> list[Violation]:
-    out: list[Violation] = []
-    for (column, check), grp in fc.groupby(["column", "check"], sort=False, dropna=False):
-        index = pd.to_numeric(grp["index"], errors="coerce").dropna().astype(int).unique()
-        mask = np.zeros(len(df), dtype=bool)
-        mask[df.index.get_indexer(index)] = True
-        out.append(_violation(_check_text(str(check), str(column)), (str(column),), mask, ids))
-    return out
-
-
-def _check_text(check: str, column: str) -> str:
-    if check == "not_nullable":
-        return "missing value in a required column"
-    if check == "field_uniqueness":
-        return "duplicate values (patient_id must be unique)"
-    return check
-
-

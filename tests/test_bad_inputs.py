@@ -25,7 +25,8 @@ ERRORS = {"DataContractError": DataContractError, "ParameterError": ParameterErr
 
 
 def test_suite_is_large_enough():
-    assert len(CASES) >= 25
+    assert len(CASES) >= 25 + 40  # issue 11 added at least 40
+    assert len(LOADS) >= 10
     assert len({c["name"] for c in CASES}) == len(CASES)
 
 
@@ -42,7 +43,7 @@ def _same(actual, expected) -> bool:
 
 @pytest.mark.parametrize("case", LOADS, ids=[c["name"] for c in LOADS])
 def test_unusual_input_loads_exactly(case):
-    frame = load_patients(HERE / case["file"], use_cache=False)
+    frame = load_patients(HERE / case["file"], use_cache=False, **case.get("options", {}))
     row = frame.set_index("patient_id").loc[case["loads"]["row"]]
     for column, expected in case["loads"]["values"].items():
         assert _same(row[column], expected), f"{case['name']}: {column} = {row[column]!r}, expected {expected!r}"
@@ -53,7 +54,7 @@ def test_bad_input_gets_its_error(case):
     path = HERE / case["file"]
     with pytest.raises(ERRORS[case["error"]]) as info:
         if case["kind"] == "data":
-            load_patients(path)
+            load_patients(path, **case.get("options", {}))
         else:
             load_cohort(load_params(path))
     message = str(info.value)

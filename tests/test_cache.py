@@ -3,13 +3,16 @@ anything else is validated (and reported) again."""
 
 from __future__ import annotations
 
+import hashlib
 import os
+import pickle
 import stat
 import subprocess
 import sys
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from ensemble_helpers import cache, schema
@@ -27,14 +30,14 @@ def data_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def entries(folder: Path) -> list[Path]:
-    return sorted(folder.glob("patients-*.pkl"))
+    return sorted(folder.glob("patients-*.arrow"))
 
 
 def forbid_validation(monkeypatch: pytest.MonkeyPatch) -> None:
     def fail(*args: object, **kwargs: object) -> None:
         raise AssertionError("validated although the cache holds this file")
 
-    monkeypatch.setattr(schema, "validate_patients", fail)
+    monkeypatch.setattr(schema, "_validate", fail)
 
 
 def test_an_unchanged_file_is_validated_once(data_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -93,9 +96,9 @@ def test_use_cache_false_neither_reads_nor_writes(data_file: Path, monkeypatch: 
 def test_a_damaged_entry_is_rebuilt(data_file: Path) -> None:
     expected = load_patients(data_file)
     entry = entries(data_file.parent / ".ensemble-cache")[0]
-    entry.write_bytes(b"not a pickle")
+    entry.write_bytes(b"not an Arrow file")
     pd.testing.assert_frame_equal(load_patients(data_file), expected)
-    assert entry.read_bytes() != b"not a pickle"  # overwritten by the fresh validation
+    assert entry.read_bytes() != b"not an Arrow file"  # overwritten by the fresh validation
 
 
 def test_an_unwritable_cache_never_fails_the_load(data_file: Path, tmp_path: Path,
@@ -130,11 +133,69 @@ def test_only_the_newest_entries_are_kept(tmp_path: Path, monkeypatch: pytest.Mo
     assert len(entries(tmp_path / "cache")) == 2
 
 
-def test_a_cached_load_does_not_import_pandera(data_file: Path) -> None:
-    # the point of the cache: a notebook kernel loading an unchanged file skips pandera's import
+def test_an_entry_that_does_not_match_its_checksum_is_not_used(data_file: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    expected = load_patients(data_file)
+    entry = entries(data_file.parent / ".ensemble-cache")[0]
+    # a well-formed Arrow file with other values, planted under the key: the checksum catches it
+    other = expected.copy()
+    other["age"] = 99.0
+    table = pa.Table.from_pandas(other, preserve_index=False)
+    with pa.ipc.new_file(str(entry), table.schema) as writer:
+        writer.write_table(table)
+    calls = []
+    real = schema._validate
+    monkeypatch.setattr(schema, "_validate", lambda *a, **k: calls.append(1) or real(*a, **k))
+    pd.testing.assert_frame_equal(load_patients(data_file), expected)
+    assert calls == [1]  # validated again, not read from the planted entry
+
+
+def test_a_planted_pickle_is_never_executed(data_file: Path, tmp_path: Path) -> None:
     load_patients(data_file)
-    code = ("import sys\nfrom ensemble_helpers.schema import load_patients\n"
-            f"load_patients({str(data_file)!r})\nprint('pandera' in sys.modules)")
+    folder = data_file.parent / ".ensemble-cache"
+    marker = tmp_path / "pwned"
+
+    class Payload:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    payload = pickle.dumps(Payload())
+    entry = entries(folder)[0]
+    # under the old pickle name, under the Arrow name, with a matching checksum file
+    (folder / entry.name.replace(".arrow", ".pkl")).write_bytes(payload)
+    entry.write_bytes(payload)
+    (folder / (entry.name + ".sha256")).write_text(hashlib.sha256(payload).hexdigest())
+    frame = load_patients(data_file)
+    assert not marker.exists()
+    pd.testing.assert_frame_equal(frame, load_patients(data_file, use_cache=False))
+    assert entry.read_bytes()[:6] == b"ARROW1"  # replaced by a fresh entry
+
+
+def test_an_open_cache_folder_is_tightened(data_file: Path) -> None:
+    folder = data_file.parent / ".ensemble-cache"
+    folder.mkdir(mode=0o777)
+    os.chmod(folder, 0o777)
+    load_patients(data_file)
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert len(entries(folder)) == 1
+
+
+def test_a_folder_of_another_user_is_not_used(data_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = data_file.parent / ".ensemble-cache"
+    folder.mkdir(mode=0o700)
+    uid = os.getuid()
+    monkeypatch.setattr(cache.os, "getuid", lambda: uid + 1)  # the folder now belongs to "someone else"
+    with pytest.warns(cache.CacheWarning, match="another user"):
+        frame = load_patients(data_file)
+    pd.testing.assert_frame_equal(frame, load_patients(data_file, use_cache=False))
+    assert entries(folder) == []
+
+
+def test_a_cached_load_does_not_validate_or_import_pandera(data_file: Path) -> None:
+    load_patients(data_file)
+    code = ("import sys\nfrom ensemble_helpers import schema\n"
+            "schema._validate = None\n"  # a cached load never calls it
+            f"schema.load_patients({str(data_file)!r})\nprint('pandera' in sys.modules)")
     env = {k: v for k, v in os.environ.items() if k != "ENSEMBLE_CACHE_DIR"}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
                          check=True)
