@@ -18,17 +18,7 @@ from matplotlib.axes import Axes
 
 from ensemble_helpers import labels as _labels
 from ensemble_helpers.privacy import suppress_count
-from ensemble_helpers.stats._checks import (
-    OVERALL,
-    _check_conf_level,
-    _check_transform,
-    _clean_survival,
-    _group_codes,
-    _require_columns,
-    _split_by_code,
-    _z_value,
-)
-from ensemble_helpers.stats.km import _km_curve, _r_median, _surv_confint
+from ensemble_helpers import stats as _stats
 from ensemble_helpers.formats import format_estimate
 from ensemble_helpers.plots._figure import (
     _draw_at_risk,
@@ -44,7 +34,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class _KM:
-    """Kaplan–Meier estimate of one group at its distinct times (``stats._km_curve``)."""
+    """Kaplan–Meier curve of one group at its distinct times (a slice of ``stats.km_curve``)."""
 
     n: int
     times: np.ndarray  # every distinct time (events and censorings), ascending
@@ -55,9 +45,6 @@ class _KM:
     upper: np.ndarray
     censor_time: np.ndarray  # distinct censoring times
     censor_surv: np.ndarray
-    median: float
-    median_lower: float
-    median_upper: float
 
     @property
     def max_time(self) -> float:
@@ -69,25 +56,23 @@ class _KM:
         return np.where(idx < self.times.size, self.n_risk[np.minimum(idx, self.times.size - 1)], 0).astype(np.int64)
 
 
-def _km(t: np.ndarray, e: np.ndarray, z: float, ci_transform: str) -> _KM:
-    times, n_risk, n_event, surv, se_log = _km_curve(t, e)
-    lower, upper = _surv_confint(surv, se_log, ci_transform, z)
-    n_at_time = n_risk - np.r_[n_risk[1:], 0]
-    ev, cens = n_event > 0, (n_at_time - n_event) > 0
+def _km(curve: pd.DataFrame) -> _KM:
+    """One group's rows of :func:`ensemble_helpers.stats.km_curve` as arrays for drawing."""
+    times = curve["time"].to_numpy()
+    n_risk = curve["n_at_risk"].to_numpy()
+    surv = curve["estimate"].to_numpy()
+    ev = curve["n_event"].to_numpy() > 0
+    cens = curve["n_censor"].to_numpy() > 0
     return _KM(
-        n=int(t.size),
+        n=int(n_risk[0]),
         times=times,
         n_risk=n_risk,
         event_time=times[ev],
         surv=surv[ev],
-        lower=lower[ev],
-        upper=upper[ev],
+        lower=curve["lower"].to_numpy()[ev],
+        upper=curve["upper"].to_numpy()[ev],
         censor_time=times[cens],
         censor_surv=surv[cens],
-        # as stats.km_summary: the lower band gives the median's lower limit
-        median=_r_median(surv, times),
-        median_lower=_r_median(lower, times),
-        median_upper=_r_median(upper, times),
     )
 
 
@@ -203,32 +188,29 @@ def km_plot(
     KeyError
         ``summary`` has no row for a plotted group.
     """
-    z = _z_value(_check_conf_level(conf_level))
-    ci_transform = _check_transform(ci_transform)
-    _require_columns(df, [c for c in (duration, event, by) if c is not None])
-    # same validation and missing-value rule as stats.km_summary_by (rows missing the duration or
-    # event are left out; negative times and events other than 0/1 are errors)
-    t_all, e_all, ok = _clean_survival(df[duration], df[event], index=df.index,
-                                              duration_name=duration, event_name=event)
-    if by is None:
-        codes, levels = np.where(ok, 0, -1), [OVERALL]
-    else:
-        codes, levels = _group_codes(df[by])
-        n_missing = int(((codes < 0) & ok).sum())
+    # the curves are stats.km_curve's (same validation and missing-value rule as
+    # stats.km_summary_by: rows missing the duration or event are left out; negative times and
+    # events other than 0/1 are errors); this function only draws them
+    curve = _stats.km_curve(df, duration, event, by=by, conf_level=conf_level, ci_transform=ci_transform)
+    if by is not None:
+        n_missing = int((df[by].isna() & df[duration].notna() & df[event].notna()).sum())
         if n_missing:
             logger.info("km_plot: %d row(s) with a missing %s left out", n_missing, by)
-        codes = np.where(ok, codes, -1)
+    levels = list(curve["group"].cat.categories)
+    bounds = np.searchsorted(curve["group"].cat.codes.to_numpy(), np.arange(len(levels) + 1))
     fits: list[tuple[Any, _KM]] = []
     too_small: list[Any] = []
-    for level, pos in zip(levels, _split_by_code(codes, len(levels))):
-        if pos.size == 0:
+    for code, level in enumerate(levels):
+        lo, hi = int(bounds[code]), int(bounds[code + 1])
+        if hi == lo:
             logger.info("km_plot: group %s=%s has no patients and is not drawn", by, level)
             continue
-        if min_cell_size is not None and pos.size < min_cell_size:
+        km = _km(curve.iloc[lo:hi])
+        if min_cell_size is not None and km.n < min_cell_size:
             # the curve of so few patients would show each one's event time
             too_small.append(level)
             continue
-        fits.append((level, _km(t_all[pos], e_all[pos], z, ci_transform)))
+        fits.append((level, km))
     if not fits and too_small:
         with theme():
             ax = ax if ax is not None else _new_axes((8.0, 2.0))
@@ -244,6 +226,14 @@ def km_plot(
 
     ticks, x_end = _time_ticks(max(km.max_time for _, km in fits), tick_every, xmax)
     colors = group_colors([lvl for lvl, _ in fits])
+    if summary is None and show_median:
+        # the legend prints the table's numbers: stats.km_summary(_by), same arithmetic as the curve
+        if by is None:
+            summary = _stats.km_summary(df[duration], df[event], conf_level=conf_level,
+                                        ci_transform=ci_transform, timepoints=()).assign(group=levels[0])
+        else:
+            summary = _stats.km_summary_by(df, duration, event, by, conf_level=conf_level,
+                                           ci_transform=ci_transform, timepoints=(), overall=False)
     by_group = None
     if summary is not None:
         by_group = {str(g): rec for g, rec in zip(summary["group"], summary.to_dict("records"))}
@@ -262,7 +252,7 @@ def km_plot(
             name = _labels.label(level) if by is not None else "Overall"
             n_text = suppress_count(km.n, min_cell_size)
             legend = f"{name} (n={n_text})"
-            med = (km.median, km.median_lower, km.median_upper)
+            med = (math.nan, math.nan, math.nan)
             if by_group is not None:
                 rec = by_group.get(str(level))
                 if rec is None:

@@ -60,7 +60,7 @@ from __future__ import annotations
 from ensemble_helpers.stats._checks import CI_TRANSFORMS, OVERALL, StatsInputError
 from ensemble_helpers.stats.competing import cumulative_incidence, cumulative_incidence_at
 from ensemble_helpers.stats.cox import cox_hr
-from ensemble_helpers.stats.km import followup_median, km_summary, km_summary_by
+from ensemble_helpers.stats.km import followup_median, km_curve, km_summary, km_summary_by
 from ensemble_helpers.stats.logrank_test import logrank
 from ensemble_helpers.stats.weighted import weighted_cox, weighted_km_curve, weighted_km_summary
 from ensemble_helpers.stats.proportions import (
@@ -82,6 +82,7 @@ __all__ = [
     "cumulative_incidence",
     "cumulative_incidence_at",
     "followup_median",
+    "km_curve",
     "km_summary",
     "km_summary_by",
     "logrank",

@@ -315,3 +315,79 @@ def followup_median(
         timepoints=(),
     )
     return res[["n", "median", "median_lower", "median_upper"]]
+
+
+def km_curve(
+    df: pd.DataFrame,
+    duration: str,
+    event: str,
+    by: str | None = None,
+    conf_level: float = 0.95,
+    ci_transform: str = "log-log",
+) -> pd.DataFrame:
+    """Kaplan-Meier curve(s) as a tidy frame: one row per group and distinct time.
+
+    The estimate figures draw from (``plots.km_plot``), with the same arithmetic as
+    :func:`km_summary` (one product-limit implementation, bit-identical to R ``survfit``).
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        One row per patient.
+    duration, event : str
+        Columns of follow-up times (>= 0) and 0/1 events (1 = event).
+    by : str, optional
+        Grouping column; None gives one curve, group ``"Overall"``.
+    conf_level : float, default 0.95
+        Confidence level of the pointwise band.
+    ci_transform : {"log-log", "log", "plain"}, default "log-log"
+        Transform of the pointwise CI, as :func:`km_summary`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``group`` (categorical: every level of ``by`` in order, also levels without patients,
+        which have no rows), ``time`` (every distinct event or censoring time, ascending within
+        a group), ``n_at_risk`` (duration >= time), ``n_event``, ``n_censor``, ``estimate``
+        (S(t) just after ``time``), ``lower``, ``upper`` (pointwise CI; NaN where R gives NA) --
+        R ``summary(survfit(...), censored = TRUE)``. Rows missing the duration, the event or
+        ``by`` are left out.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"t": [1, 2, 2, 3], "e": [1, 0, 1, 1]})
+    >>> km_curve(df, "t", "e")[["group", "time", "n_at_risk", "n_event", "n_censor", "estimate"]]
+         group  time  n_at_risk  n_event  n_censor  estimate
+    0  Overall   1.0          4        1         0      0.75
+    1  Overall   2.0          3        1         1      0.50
+    2  Overall   3.0          1        1         0      0.00
+    """
+    z = _z_value(_check_conf_level(conf_level))
+    transform = _check_transform(ci_transform)
+    _require_columns(df, [c for c in (duration, event, by) if c is not None])
+    t, e, ok = _clean_survival(df[duration], df[event], index=df.index, duration_name=duration,
+                               event_name=event)
+    if by is None:
+        codes, levels = np.where(ok, 0, -1), [OVERALL]
+    else:
+        codes, levels = _group_codes(df[by])
+        codes = np.where(ok, codes, -1)
+    parts = []
+    for code, pos in enumerate(_split_by_code(codes, len(levels))):
+        if pos.size == 0:
+            continue
+        times, n_risk, n_event, surv, se_log = _km_curve(t[pos], e[pos])
+        lower, upper = _surv_confint(surv, se_log, transform, z)
+        n_censor = n_risk - np.r_[n_risk[1:], 0] - n_event
+        parts.append((np.full(times.size, code), times, n_risk, n_event, n_censor, surv, lower, upper))
+    cols = [np.concatenate(c) if parts else np.empty(0) for c in zip(*parts)] if parts else [np.empty(0)] * 8
+    return pd.DataFrame({
+        "group": pd.Categorical.from_codes(cols[0].astype(np.int64), categories=pd.Index(levels, dtype=object)),
+        "time": cols[1].astype(float),
+        "n_at_risk": cols[2].astype(np.int64),
+        "n_event": cols[3].astype(np.int64),
+        "n_censor": cols[4].astype(np.int64),
+        "estimate": cols[5].astype(float),
+        "lower": cols[6].astype(float),
+        "upper": cols[7].astype(float),
+    })
