@@ -17,7 +17,11 @@ logrank_test
     :func:`logrank`: k-group log-rank test, optionally stratified (R ``survdiff``).
 cox
     :func:`cox_hr`: Cox proportional-hazards hazard ratios, Efron ties (R ``coxph``); the
-    partial likelihood is in ``_efron``, the design matrix in ``_design``.
+    partial likelihood is in ``_efron``, the design matrix in ``_design``. :func:`cox_fit`
+    keeps the log-likelihood and the model's data; :func:`cox_lrt` compares nested models.
+ph
+    :func:`cox_zph`: the proportional-hazards test by scaled Schoenfeld residuals
+    (R ``survival::cox.zph``, survival >= 3 score-test form).
 proportions
     :func:`proportion_ci`, :func:`response_summary`: binomial proportions (Clopper-Pearson or
     Wilson) and ORR / DCR.
@@ -59,8 +63,9 @@ from __future__ import annotations
 
 from ensemble_helpers.stats._checks import CI_TRANSFORMS, OVERALL, StatsInputError
 from ensemble_helpers.stats.competing import cumulative_incidence, cumulative_incidence_at
-from ensemble_helpers.stats.cox import cox_hr
+from ensemble_helpers.stats.cox import CoxFit, cox_fit, cox_hr, cox_lrt
 from ensemble_helpers.stats.km import followup_median, km_curve, km_summary, km_summary_by
+from ensemble_helpers.stats.ph import ZphResult, cox_zph
 from ensemble_helpers.stats.logrank_test import logrank
 from ensemble_helpers.stats.weighted import weighted_cox, weighted_km_curve, weighted_km_summary
 from ensemble_helpers.stats.proportions import (
@@ -77,8 +82,13 @@ __all__ = [
     "ORR_RESPONSES",
     "OVERALL",
     "PROPORTION_METHODS",
+    "CoxFit",
     "StatsInputError",
+    "ZphResult",
+    "cox_fit",
     "cox_hr",
+    "cox_lrt",
+    "cox_zph",
     "cumulative_incidence",
     "cumulative_incidence_at",
     "followup_median",
