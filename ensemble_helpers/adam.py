@@ -76,6 +76,9 @@ ADSL_NAMES: dict[str, tuple[str, str]] = {
     "responder": ("RESPFL", "Responder on next regimen (1=yes)"),
     "disease_control": ("DCFL", "Disease control on next regimen (1=yes)"),
     "ild_recurrence": ("ILDRECFL", "ILD recurrence recorded (1=yes)"),
+    "tdxd_responder": ("TDXDRSFL", "T-DXd responder, CR or PR (1=yes)"),
+    "tdxd_response_by_stop": ("TDXDRSTP", "T-DXd response x reason stopped"),
+    "ild_grade_group": ("ILDGRGRP", "ILD grade group (stopped for ILD)"),
 }
 ADTTE_NAMES: dict[str, tuple[str, str]] = {
     "patient_id": ("USUBJID", "Unique subject identifier"),

@@ -52,6 +52,17 @@ _DISCONTINUATION_GROUP = {
     "other": "other",
 }
 
+#: Best response to T-DXd (optional contract column ``tdxd_best_response``) counted as a response.
+TDXD_RESPONSES = ("CR", "PR")
+
+#: Levels of ``tdxd_response_by_stop``: T-DXd responder or not x why T-DXd was stopped.
+TDXD_RESPONSE_BY_STOP = tuple(
+    f"{resp}_{stop}" for resp in ("responder", "non_responder") for stop in DISCONTINUATION_GROUPS
+)
+
+#: Levels of ``ild_grade_group`` (patients who stopped T-DXd for ILD): grades 3, 4 and 5 pooled.
+ILD_GRADE_GROUPS = ("grade_1", "grade_2", "grade_3_5", "grade_unknown")
+
 CENSORED_DESC = "Censored at last follow-up"
 
 
@@ -74,7 +85,16 @@ def derive_adsl(patients: pd.DataFrame) -> pd.DataFrame:
         - ``discontinuation_group`` (category progression / adverse_event / other), where
           adverse_event is ILD or another adverse event;
         - ``responder`` (CR or PR) and ``disease_control`` (CR, PR or SD), bool;
-        - ``ild_recurrence`` (bool): an ILD recurrence/exacerbation date is recorded.
+        - ``ild_recurrence`` (bool): an ILD recurrence/exacerbation date is recorded;
+        - ``tdxd_responder`` (nullable boolean): best response to T-DXd CR or PR; SD, PD and NE
+          are non-responders (NE counted in the denominator, as an ORR is); missing (``<NA>``)
+          for every patient when the data file has no ``tdxd_best_response`` column;
+        - ``tdxd_response_by_stop`` (category, :data:`TDXD_RESPONSE_BY_STOP`): responder or
+          non_responder x ``discontinuation_group``, e.g. ``responder_adverse_event``; missing
+          where ``tdxd_responder`` is missing;
+        - ``ild_grade_group`` (category, :data:`ILD_GRADE_GROUPS`) for patients who stopped T-DXd
+          for ILD: grade 1, grade 2, grade 3-5, grade unknown (``tdxd_ild_grade`` missing);
+          missing for every other reason.
 
     Examples
     --------
@@ -99,7 +119,38 @@ def derive_adsl(patients: pd.DataFrame) -> pd.DataFrame:
     adsl["responder"] = response.isin(["CR", "PR"]).to_numpy()
     adsl["disease_control"] = response.isin(["CR", "PR", "SD"]).to_numpy()
     adsl["ild_recurrence"] = adsl["ild_recurrence_date"].notna().to_numpy()
+    adsl["tdxd_responder"] = _tdxd_responder(adsl)
+    responder = adsl["tdxd_responder"]
+    combined = np.where(responder.fillna(False).to_numpy(dtype=bool), "responder_", "non_responder_").astype(object)
+    combined = combined + reason.astype(object).fillna("").to_numpy()
+    adsl["tdxd_response_by_stop"] = pd.Categorical(
+        np.where(responder.isna().to_numpy() | reason.isna().to_numpy(), None, combined),
+        categories=list(TDXD_RESPONSE_BY_STOP),
+    )
+    adsl["ild_grade_group"] = _ild_grade_group(adsl)
     return adsl
+
+
+def _tdxd_responder(adsl: pd.DataFrame) -> pd.Series:
+    """CR or PR on T-DXd as a nullable boolean; all missing without ``tdxd_best_response``."""
+    if "tdxd_best_response" not in adsl.columns:
+        return pd.Series(pd.array([pd.NA] * len(adsl), dtype="boolean"), index=adsl.index)
+    best = adsl["tdxd_best_response"]
+    flag = pd.array(best.isin(list(TDXD_RESPONSES)).to_numpy(), dtype="boolean")
+    flag[best.isna().to_numpy()] = pd.NA  # not in a validated file; kept missing, never "non-responder"
+    return pd.Series(flag, index=adsl.index)
+
+
+def _ild_grade_group(adsl: pd.DataFrame) -> pd.Categorical:
+    """ILD grade group of the patients who stopped T-DXd for ILD (missing for other reasons)."""
+    ild = (adsl["tdxd_discontinuation_reason"].astype(object) == "ild").to_numpy()
+    grade = pd.to_numeric(adsl["tdxd_ild_grade"], errors="coerce").to_numpy(dtype=float)
+    group = np.select(
+        [np.isnan(grade), grade == 1, grade == 2, grade >= 3],
+        ["grade_unknown", "grade_1", "grade_2", "grade_3_5"],
+        default="grade_unknown",
+    ).astype(object)
+    return pd.Categorical(np.where(ild, group, None), categories=list(ILD_GRADE_GROUPS))
 
 
 @dataclass(frozen=True)

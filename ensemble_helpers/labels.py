@@ -55,6 +55,21 @@ LABELS: Mapping[str, str] = MappingProxyType(
         "tdxd_discontinuation_reason": "Reason for stopping T-DXd",
         "discontinuation_group": "Reason T-DXd was stopped",
         "anti_her2": "Any anti-HER2 therapy",
+        "tdxd_responder": "Responded to T-DXd (CR or PR)",
+        "tdxd_response_by_stop": "Response to T-DXd and reason it was stopped",
+        "ild_grade_group": "ILD grade (T-DXd stopped for ILD)",
+        # tdxd_response_by_stop levels
+        "responder_adverse_event": "Responder, stopped for adverse event",
+        "responder_progression": "Responder, stopped for progression",
+        "responder_other": "Responder, stopped for other reason",
+        "non_responder_adverse_event": "Non-responder, stopped for adverse event",
+        "non_responder_progression": "Non-responder, stopped for progression",
+        "non_responder_other": "Non-responder, stopped for other reason",
+        # ild_grade_group levels
+        "grade_1": "Grade 1",
+        "grade_2": "Grade 2",
+        "grade_3_5": "Grade 3-5",
+        "grade_unknown": "Grade unknown",
         "Overall": "Overall",
     }
 )

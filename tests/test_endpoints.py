@@ -7,6 +7,7 @@ import pytest
 
 from ensemble_helpers.endpoints import (
     DAYS_PER_MONTH,
+    TDXD_RESPONSE_BY_STOP,
     PARAMS,
     analysis_frame,
     derive_adsl,
@@ -127,3 +128,46 @@ def test_analysis_frame_joins_one_endpoint():
     assert frame["event"].tolist() == [1, 0]
     with pytest.raises(KeyError, match="unknown PARAMCD"):
         analysis_frame(adsl, derive_adtte(typed), "DFS")
+
+
+def test_tdxd_response_by_stop_and_ild_grade_group():
+    typed = validate_patients(
+        patients_frame(
+            patient(patient_id="A", tdxd_best_response="CR", tdxd_discontinuation_reason="ild", tdxd_ild_grade=1),
+            patient(patient_id="B", tdxd_best_response="PR", tdxd_discontinuation_reason="progression"),
+            patient(patient_id="C", tdxd_best_response="SD", tdxd_discontinuation_reason="other_adverse_event"),
+            patient(patient_id="D", tdxd_best_response="NE", tdxd_discontinuation_reason="other"),
+            patient(patient_id="E", tdxd_best_response="PD", tdxd_discontinuation_reason="ild", tdxd_ild_grade=4),
+            patient(patient_id="F", tdxd_best_response="PR", tdxd_discontinuation_reason="ild"),
+            patient(patient_id="G", tdxd_best_response="SD", tdxd_discontinuation_reason="ild", tdxd_ild_grade=2),
+        )
+    )
+    adsl = derive_adsl(typed).set_index("patient_id")
+    # NE counts as a non-responder (in the denominator, as for an ORR)
+    assert adsl["tdxd_responder"].tolist() == [True, True, False, False, False, True, False]
+    assert adsl["tdxd_response_by_stop"].astype(str).tolist() == [
+        "responder_adverse_event", "responder_progression", "non_responder_adverse_event",
+        "non_responder_other", "non_responder_adverse_event", "responder_adverse_event",
+        "non_responder_adverse_event",
+    ]
+    # ILD stops only; grade 4 pooled with 3-5; no grade recorded = unknown
+    assert adsl["ild_grade_group"].astype(object).where(adsl["ild_grade_group"].notna(), None).tolist() == [
+        "grade_1", None, None, None, "grade_3_5", "grade_unknown", "grade_2",
+    ]
+    assert list(adsl["tdxd_response_by_stop"].cat.categories) == list(TDXD_RESPONSE_BY_STOP)
+
+
+def test_tdxd_responder_missing_without_the_column():
+    typed = validate_patients(patients_frame(patient(), patient(patient_id="P2", tdxd_discontinuation_reason="ild")))
+    assert "tdxd_best_response" not in typed.columns
+    adsl = derive_adsl(typed)
+    assert adsl["tdxd_responder"].isna().all() and str(adsl["tdxd_responder"].dtype) == "boolean"
+    assert adsl["tdxd_response_by_stop"].isna().all()
+    assert adsl["ild_grade_group"].astype(object).where(adsl["ild_grade_group"].notna(), None).tolist() == [
+        None, "grade_unknown",
+    ]
+
+
+def test_derive_adsl_on_an_empty_table_keeps_the_new_columns():
+    adsl = derive_adsl(validate_patients(patients_frame(patient())).iloc[:0])
+    assert {"tdxd_responder", "tdxd_response_by_stop", "ild_grade_group"} <= set(adsl.columns)
