@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any, Mapping
 
 import pandas as pd
 
@@ -28,12 +29,16 @@ class Cohort:
         ``step``, ``n`` (patients remaining), ``excluded`` (removed at this step).
     params : Params
         The parameters that made it.
+    dropped_levels : dict
+        Levels without patients removed from ADSL's categories, by column
+        (:func:`ensemble_helpers.populations.shaped_cohort`; empty until then).
     """
 
     adsl: pd.DataFrame
     adtte: pd.DataFrame
     attrition: pd.DataFrame
     params: Params
+    dropped_levels: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
 
     def endpoint(self, paramcd: str) -> pd.DataFrame:
         """One endpoint joined to ADSL (see :func:`ensemble_helpers.endpoints.analysis_frame`)."""

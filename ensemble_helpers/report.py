@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from ensemble_helpers import __version__
+from ensemble_helpers import __version__, populations
 from ensemble_helpers.labels import label
 from ensemble_helpers.params import Params, Range
 from ensemble_helpers.formats import suppressed_count
@@ -32,16 +32,23 @@ from ensemble_helpers.tables import (  # noqa: F401
 )
 
 
+def _lower(text: str) -> str:
+    """``"Regimen class"`` -> ``"regimen class"`` (an acronym such as "ECOG" is kept)."""
+    return text if text[:2].isupper() else text[:1].lower() + text[1:]
+
+
 def _html(text: str) -> Any:
     from IPython.display import HTML
 
     return HTML(text)
 
 
-def header(params: Params) -> Any:
+def header(params: Params, cohort: Any = None) -> Any:
     """The report header: population title, filters, confidence settings (escaped HTML).
 
-    The data file is named by its file name only, never its folder.
+    The data file is named by its file name only, never its folder. With the ``cohort`` (from
+    :func:`start`), one line under it names the levels without patients that the tables leave
+    out (:func:`ensemble_helpers.populations.empty_levels_note`).
     """
     filters = "; ".join(
         f"{label(col)} {vals}" if isinstance(vals, Range) else f"{label(col)} in {{{', '.join(label(v) for v in vals)}}}"
@@ -62,7 +69,21 @@ def header(params: Params) -> Any:
         f"<tr><th style='text-align:left;padding-right:1em'>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>"
         for k, v in rows
     )
-    return _html(f"<table style='font-size:0.9em;margin-bottom:1em'>{body}</table>")
+    text = f"<table style='font-size:0.9em;margin-bottom:1em'>{body}</table>"
+    if cohort is not None:
+        empty = populations.empty_levels_note(cohort.dropped_levels, shown_variables(cohort))
+        if empty:
+            text += note(empty).data
+    return _html(text)
+
+
+def shown_variables(cohort: Any) -> set[str]:
+    """ADSL variables whose levels the report's tables list (Table 1, subgroups, comparison)."""
+    from ensemble_helpers import analysis
+
+    p = cohort.params
+    return {*analysis.baseline_variables(cohort.adsl), "next_class", *analysis.HEADLINE_SUBGROUPS,
+            *p.subgroup_variables, *([p.comparison.variable] if p.comparison else [])}
 
 
 def note(text: str, kind: str = "info") -> Any:
@@ -75,9 +96,14 @@ def note(text: str, kind: str = "info") -> Any:
 
 
 def km_figure(cohort: Any, endpoint: str, by: str | None = None, **kwargs: Any) -> Any:
-    """Kaplan–Meier figure of one endpoint of a cohort, with the parameter file's settings."""
+    """Kaplan–Meier figure of one endpoint of a cohort, with the parameter file's settings.
+
+    None (no figure) when ``by`` is constant in the population: its section says so instead.
+    """
     from ensemble_helpers import plots
 
+    if by is not None and not populations.subgroup_applies(cohort.adsl, by):
+        return None
     p = cohort.params
     by_text = "" if by is None else " by " + label(by)[:1].lower() + label(by)[1:]
     kwargs.setdefault("title", label(endpoint) + by_text)
@@ -92,10 +118,14 @@ def subgroup_section(cohort: Any, results: Any, variable: str) -> Any:
 
     Runs :func:`ensemble_helpers.analysis.subgroup_analyses`, records the estimates in
     ``results`` and returns one displayable block. A variable with fewer than two levels with
-    patients gets a note instead of tests.
+    patients gets a note instead of tests; a variable constant in the population gets one
+    sentence instead of the section (:func:`ensemble_helpers.populations.subgroup_applies`).
     """
     from ensemble_helpers import analysis, tables
 
+    applies = populations.subgroup_applies(cohort.adsl, variable)
+    if not applies:
+        return note(applies.reason)
     p = cohort.params
     out = analysis.subgroup_analyses(cohort, variable)
     analysis.record_subgroups(results, out, variable, p.timepoints)
@@ -146,7 +176,7 @@ def start(namespace: Any, params_file: str | None, notebook: str) -> tuple[Param
     from ensemble_helpers import export
 
     params = parameters_from(namespace, params_file)
-    cohort = load_cohort(params)
+    cohort, _ = populations.shaped_cohort(load_cohort(params))  # empty levels out of every table
     plots.set_theme()
     export.start(export.Publication(notebook, params.output_path(), title=params.title,
                                     min_cell_size=params.min_cell_size))
@@ -170,13 +200,19 @@ def finish(params: Params, results: Any) -> list[Any]:
 
 
 def response_by(cohort: Any, results: Any, variable: str) -> Any:
-    """ORR and disease control by ``variable`` as a table; the estimates go into ``results``."""
+    """ORR and disease control by ``variable`` as a table; the estimates go into ``results``.
+
+    One sentence instead when no patient has measurable disease or ``variable`` is constant.
+    """
     from ensemble_helpers import analysis, tables
 
+    for applies in (populations.response_applies(cohort.adsl), populations.subgroup_applies(cohort.adsl, variable)):
+        if not applies:
+            return note(f"Response by {_lower(label(variable))}: not applicable, {applies.detail}.")
     p = cohort.params
     resp = analysis.response(cohort, by=variable)
     results.add_proportions(resp, variable=variable, analysis="response")
-    caption = f"Response by {label(variable)[:1].lower() + label(variable)[1:]}"
+    caption = f"Response by {_lower(label(variable))}"
     return tables.display_table(
         tables.response_table(resp, conf_level=p.conf_level, min_cell_size=p.min_cell_size), caption=caption
     )
@@ -194,10 +230,12 @@ def ild_figure(cohort: Any) -> Any:
     """Cumulative incidence of ILD recurrence (death competing), or a note when events are few.
 
     With fewer than ``min_cell_size`` recurrences the curve's steps would show each one, so a
-    note is returned instead.
+    note is returned instead; None when nobody stopped T-DXd for ILD (:func:`ild_rate` says so).
     """
     from ensemble_helpers import analysis, plots
 
+    if not populations.ild_applies(cohort.adsl):
+        return None  # ild_rate says why, once
     p = cohort.params
     ild = analysis.ild_population(cohort)
     events = int((ild["EVENT"] == 1).sum())
@@ -207,3 +245,77 @@ def ild_figure(cohort: Any) -> Any:
     curve, _ = analysis.ild_cumulative_incidence(cohort)
     return plots.cuminc_plot(curve, label="ILD recurrence (death competing)", durations=ild["AVAL"],
                              min_cell_size=p.min_cell_size, title="Cumulative incidence of ILD recurrence")
+
+
+def ild_rate(cohort: Any, results: Any) -> Any:
+    """Crude rate of ILD recurrence among the ILD stops as a table (recorded in ``results``), or
+    one sentence when nobody in the population stopped T-DXd for ILD."""
+    from ensemble_helpers import analysis, tables
+
+    applies = populations.ild_applies(cohort.adsl)
+    if not applies:
+        return note(applies.reason)
+    rate = analysis.ild_recurrence_rate(cohort)
+    results.add_proportions(rate, variable="tdxd_discontinuation_reason", analysis="proportion")
+    return tables.display_table(rate_table(rate, cohort.params), caption="ILD recurrence/exacerbation")
+
+
+def ild_grades(cohort: Any) -> Any:
+    """ILD grades among the patients who stopped T-DXd for ILD, or one sentence when none did."""
+    from ensemble_helpers import analysis, tables
+
+    applies = populations.ild_applies(cohort.adsl)
+    if not applies:
+        return note(applies.reason)
+    adsl = cohort.adsl
+    grades = analysis.frequencies(adsl[adsl["tdxd_discontinuation_reason"] == populations.ILD_REASON],
+                                  "tdxd_ild_grade", dropna=True)
+    return tables.display_table(frequency_table(grades, cohort.params.min_cell_size, "ILD grade"),
+                                caption="ILD grade (T-DXd stopped for ILD)")
+
+
+def response_overall(cohort: Any, results: Any) -> Any:
+    """Best overall response (ORR, DCR) as a table recorded in ``results``, or one sentence when
+    no patient in the population has measurable disease."""
+    from ensemble_helpers import analysis, tables
+
+    applies = populations.response_applies(cohort.adsl)
+    if not applies:
+        return note(applies.reason)
+    p = cohort.params
+    resp = analysis.response(cohort)
+    results.add_proportions(resp, analysis="response")
+    return tables.display_table(tables.response_table(resp, conf_level=p.conf_level, min_cell_size=p.min_cell_size),
+                                caption="Best overall response")
+
+
+def table_one(cohort: Any, by: str = "next_class") -> Any:
+    """Table 1, by ``by`` unless it is constant in the population (then the Overall column only,
+    with one sentence saying why). Variables missing for every patient are not rows."""
+    from ensemble_helpers import analysis, tables
+
+    adsl = cohort.adsl
+    split = populations.table_one_split(adsl, by)
+    variables = [v for v in analysis.baseline_variables(adsl) if adsl[v].notna().any()]
+    table = tables.table_one(adsl, split, variables, min_cell_size=cohort.params.min_cell_size)
+    shown = tables.to_html(table, caption="Baseline characteristics")
+    if split is None:
+        shown = note(f"Overall column only: {populations.subgroup_applies(adsl, by).detail}.").data + shown
+    return _html(shown)
+
+
+def forest_section(cohort: Any, results: Any, endpoint: str = "PFS") -> Any:
+    """Hazard ratios across the subgroup variables that are subgroups in this population
+    (:func:`ensemble_helpers.populations.subgroup_variables`) as a forest plot, with one sentence
+    naming the variables left out."""
+    from ensemble_helpers import analysis, plots
+
+    p = cohort.params
+    variables = populations.subgroup_variables(cohort.adsl, p.subgroup_variables)
+    text = populations.left_out_note(populations.left_out_subgroups(cohort.adsl, p.subgroup_variables),
+                                     "the forest plot")
+    if not variables:
+        return note(text or "No subgroup variable.")
+    forest = analysis.forest_table(cohort, endpoint, variables)
+    plots.forest_plot(forest, min_cell_size=p.min_cell_size, title=f"{endpoint}: hazard ratio by subgroup")
+    return note(text) if text else None
