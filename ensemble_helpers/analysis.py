@@ -8,7 +8,7 @@ estimates in a :class:`~ensemble_helpers.results.Results`.
 
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -35,6 +35,9 @@ BASELINE_VARIABLES = (*ADJUSTMENT, "tdxd_discontinuation_reason")
 #: Table 1 rows shown when the data file has them (optional contract columns), and the ILD grade
 #: (among the patients who stopped T-DXd for ILD; missing otherwise or when unknown).
 OPTIONAL_BASELINE = ("prior_trastuzumab", "prior_pertuzumab", "prior_tdm1", "tdxd_best_response", "tdxd_ild_grade")
+
+#: Proportional-hazards tests with p below this are flagged.
+PH_ALPHA = 0.05
 
 #: Subgroup comparisons with published medians (regimen class, reason T-DXd stopped).
 HEADLINE_SUBGROUPS = ("regimen_group", "discontinuation_group")
@@ -177,23 +180,18 @@ def usable_levels(adsl: pd.DataFrame, variable: str, min_patients: int = 1) -> l
     return levels
 
 
-def hazard_ratios(
+def hazard_model(
     cohort: Cohort, endpoint: str, variable: str, adjust_for: Sequence[str] = (), reference=None,
-) -> pd.DataFrame:
-    """Cox hazard ratios of the levels of ``variable`` (unadjusted, or adjusted for covariates).
-
-    Levels without patients are dropped first; the reference is the first remaining level unless
-    given. Returns the :func:`ensemble_helpers.stats.cox_hr` rows of ``variable`` only, with an
-    ``adjusted`` flag and a ``note`` (the model's caveats, ``cox_hr(...).attrs["notes"]``, joined;
-    "" when none, shown by :func:`ensemble_helpers.tables.hr_table` as a footnote); an empty
-    frame when fewer than two levels have patients.
-    """
+) -> tuple[pd.DataFrame, "stats.CoxFit | None"]:
+    """:func:`hazard_ratios` and the fitted model (None when fewer than two levels have patients),
+    for its proportional-hazards test (:func:`ph_tests`) and complete-case counts
+    (``fit.n_excluded``)."""
     df = cohort.endpoint(endpoint)
     # levels smaller than min_cell_size are left out: their estimates are not shown anywhere
     levels = usable_levels(df, variable, min_patients=_min_patients(cohort))
     if len(levels) < 2:
         return pd.DataFrame(columns=["term", "variable", "level", "reference", "hr", "hr_lower", "hr_upper", "p",
-                                     "n", "events", "adjusted", "note"])
+                                     "n", "events", "n_excluded", "adjusted", "note"]), None
     covariates = [variable, *[c for c in adjust_for if c != variable]]
     df = df[["AVAL", "event", *covariates]]  # only what the model uses: no copy of the rest
     keep = df[variable].isin(levels)
@@ -202,12 +200,62 @@ def hazard_ratios(
     # dummy-code the compared variable (booleans included) against its reference level
     df = df.assign(**{variable: pd.Categorical(df[variable], categories=levels)})
     ref = {variable: reference if reference is not None else levels[0]}
-    hr = stats.cox_hr(df, "AVAL", "event", covariates, reference=ref, conf_level=cohort.params.conf_level)
+    fit = stats.cox_fit(df, "AVAL", "event", covariates, reference=ref, conf_level=cohort.params.conf_level)
+    hr = fit.table
     notes = " ".join(hr.attrs.get("notes", ()))
     hr = hr[hr["variable"] == variable].copy()
+    hr["n_excluded"] = fit.n_excluded  # patients left out for a missing covariate (complete cases)
     hr["adjusted"] = bool(adjust_for)
     hr["note"] = notes  # a column (not attrs): it survives the concat and groupby of the report
-    return hr.reset_index(drop=True)
+    return hr.reset_index(drop=True), fit
+
+
+def hazard_ratios(
+    cohort: Cohort, endpoint: str, variable: str, adjust_for: Sequence[str] = (), reference=None,
+) -> pd.DataFrame:
+    """Cox hazard ratios of the levels of ``variable`` (unadjusted, or adjusted for covariates).
+
+    Levels without patients are dropped first; the reference is the first remaining level unless
+    given. Returns the :func:`ensemble_helpers.stats.cox_hr` rows of ``variable`` only, with
+    ``n_excluded`` (patients left out for a missing covariate: complete-case analysis), an
+    ``adjusted`` flag and a ``note`` (the model's caveats, ``cox_hr(...).attrs["notes"]``, joined;
+    "" when none, shown by :func:`ensemble_helpers.tables.hr_table` as a footnote); an empty
+    frame when fewer than two levels have patients.
+    """
+    return hazard_model(cohort, endpoint, variable, adjust_for, reference)[0]
+
+
+def ph_tests(models: Sequence[tuple[Mapping[str, Any], "stats.CoxFit"]]) -> pd.DataFrame:
+    """Proportional-hazards tests (R ``cox.zph``, transform "km") of several Cox models.
+
+    Parameters
+    ----------
+    models : sequence of (dict, CoxFit)
+        Each model's description (e.g. ``{"endpoint": "PFS", "model": "adjusted"}``: these keys
+        become the first columns) and its fit.
+
+    Returns
+    -------
+    DataFrame
+        The description columns, ``term`` (each model term, then ``GLOBAL``), ``chisq``, ``df``,
+        ``p``, ``flag`` (p < 0.05). A model that cannot be tested (no event) has no rows.
+    """
+    pieces = []
+    for desc, fit in models:
+        if fit is None:
+            continue
+        try:
+            table = stats.cox_zph(fit).table
+        except (stats.StatsInputError, np.linalg.LinAlgError):
+            continue
+        for key, value in reversed(list(desc.items())):
+            table.insert(0, key, value)
+        pieces.append(table)
+    if not pieces:
+        return pd.DataFrame(columns=[*(models[0][0] if models else {}), "term", "chisq", "df", "p", "flag"])
+    out = pd.concat(pieces, ignore_index=True)
+    out["flag"] = out["p"] < PH_ALPHA
+    return out
 
 
 def forest_table(cohort: Cohort, endpoint: str, variables: Sequence[str]) -> pd.DataFrame:
@@ -338,20 +386,23 @@ def subgroup_analyses(cohort: Cohort, variable: str, endpoints: Sequence[str] = 
     -------
     dict
         ``"summaries"`` (km by group), ``"logrank"`` (one row per endpoint), ``"hr"`` (one row per
-        endpoint, level and adjustment; empty when fewer than two levels have patients).
+        endpoint, level and adjustment; empty when fewer than two levels have patients; with
+        ``n_excluded``), ``"ph"`` (:func:`ph_tests` of every model).
     """
     summaries = survival_summaries(cohort, endpoints, by=variable)
-    tests, hrs = [], []
+    tests, hrs, fits = [], [], []
     for ep in endpoints:
         lr = logrank_by(cohort, ep, variable)
         lr.insert(0, "endpoint", ep)
         tests.append(lr)
         for adjust in ((), ADJUSTMENT):
-            hr = hazard_ratios(cohort, ep, variable, adjust_for=adjust)
+            hr, fit = hazard_model(cohort, ep, variable, adjust_for=adjust)
             hr.insert(0, "endpoint", ep)
             hrs.append(hr)
+            fits.append(({"endpoint": ep, "model": "adjusted" if adjust else "unadjusted"}, fit))
     hr_all = pd.concat([h for h in hrs if not h.empty], ignore_index=True) if any(not h.empty for h in hrs) else hrs[0]
-    return {"summaries": summaries, "logrank": pd.concat(tests, ignore_index=True), "hr": hr_all}
+    return {"summaries": summaries, "logrank": pd.concat(tests, ignore_index=True), "hr": hr_all,
+            "ph": ph_tests(fits)}
 
 
 def record_subgroups(results: Results, analyses: dict[str, pd.DataFrame], variable: str, timepoints: Iterable[float]) -> None:
@@ -363,3 +414,20 @@ def record_subgroups(results: Results, analyses: dict[str, pd.DataFrame], variab
     hr = analyses["hr"]
     for (ep, adjusted), part in hr.groupby(["endpoint", "adjusted"], sort=False):
         results.add_hr(part, str(ep), analysis="cox_hr_adjusted" if adjusted else "cox_hr")
+        if adjusted:
+            record_excluded(results, str(ep), f"{variable} adjusted", int(part["n_excluded"].iloc[0]))
+    record_ph(results, analyses["ph"], variable)
+
+
+def record_excluded(results: Results, endpoint: str, model: str, excluded: int) -> None:
+    """``analysis: "complete_case"``: patients an adjusted model left out for a missing covariate
+    (``n`` = ``estimate`` = the count; the model's own record has the patients used)."""
+    results.add("complete_case", endpoint, model, n=excluded, estimate=excluded, unit="count")
+
+
+def record_ph(results: Results, ph: pd.DataFrame, model: str) -> None:
+    """``analysis: "cox_zph"`` records: ``endpoint``, ``group`` = ``"<model>|<term>"`` (the model
+    description, e.g. ``regimen_group adjusted``), ``estimate`` = chi-square, ``p``."""
+    for row in ph.to_dict("records"):
+        results.add("cox_zph", str(row["endpoint"]), f"{model} {row['model']}|{row['term']}",
+                    estimate=row["chisq"], p=row["p"], unit="chisq")

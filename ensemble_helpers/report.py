@@ -32,6 +32,10 @@ from ensemble_helpers.tables import (  # noqa: F401
 )
 
 
+#: The covariates of the adjusted Cox models, as captions name them (analysis.ADJUSTMENT).
+ADJUSTMENT_TEXT = "age, ECOG, hormone receptor, visceral and brain metastasis, prior lines"
+
+
 def _lower(text: str) -> str:
     """``"Regimen class"`` -> ``"regimen class"`` (an acronym such as "ECOG" is kept)."""
     return text if text[:2].isupper() else text[:1].lower() + text[1:]
@@ -102,13 +106,14 @@ def km_figure(cohort: Any, endpoint: str, by: str | None = None, **kwargs: Any) 
     """
     from ensemble_helpers import plots
 
-    if by is not None and not populations.subgroup_applies(cohort.adsl, by):
+    frame = cohort.endpoint(endpoint)
+    if by is not None and not populations.subgroup_applies(frame, by):
         return None
     p = cohort.params
     by_text = "" if by is None else " by " + label(by)[:1].lower() + label(by)[1:]
     kwargs.setdefault("title", label(endpoint) + by_text)
     return plots.km_plot(
-        cohort.endpoint(endpoint), "AVAL", "event", by=by, conf_level=p.conf_level,
+        frame, "AVAL", "event", by=by, conf_level=p.conf_level,
         ci_transform=p.ci_transform, min_cell_size=p.min_cell_size, **kwargs,
     )
 
@@ -142,12 +147,13 @@ def subgroup_section(cohort: Any, results: Any, variable: str) -> Any:
             shown = part.copy()
             shown["term"] = [f"{label(e)}: {label(lvl)} vs {label(ref)}"
                              for e, lvl, ref in zip(shown["endpoint"], shown["level"], shown["reference"])]
-            caption = ("Cox hazard ratio adjusted for age, ECOG, hormone receptor, visceral and brain metastasis, "
-                       "prior lines" if adjusted else "Cox hazard ratio, unadjusted")
+            caption = (f"Cox hazard ratio adjusted for {ADJUSTMENT_TEXT} (complete cases)" if adjusted
+                       else "Cox hazard ratio, unadjusted")
             parts.append(tables.to_html(
                 tables.hr_table(shown, conf_level=p.conf_level, min_cell_size=p.min_cell_size, show_counts=True),
                 caption=caption,
             ))
+        parts.append(tables.to_html(tables.ph_table(out["ph"]), caption="Proportional hazards (cox.zph)"))
     return _html("".join(parts))
 
 
@@ -305,17 +311,92 @@ def table_one(cohort: Any, by: str = "next_class") -> Any:
 
 
 def forest_section(cohort: Any, results: Any, endpoint: str = "PFS") -> Any:
-    """Hazard ratios across the subgroup variables that are subgroups in this population
-    (:func:`ensemble_helpers.populations.subgroup_variables`) as a forest plot, with one sentence
-    naming the variables left out."""
-    from ensemble_helpers import analysis, plots
+    """Hazard ratios across the subgroup variables as a forest plot, with one sentence naming
+    the variables left out (constant in the population:
+    :func:`ensemble_helpers.populations.subgroup_variables`).
+
+    With a ``comparison``: the treatment-effect forest (the comparison's HR within each level,
+    box size by inverse variance, interaction p per variable, the overall estimate on top;
+    :func:`ensemble_helpers.comparison.subgroup_forest`), recorded in ``results``
+    (``subgroup_hr``, ``interaction``) and shown as a table too. Without one: each level's HR
+    versus the variable's first level (:func:`ensemble_helpers.analysis.forest_table`).
+    """
+    from ensemble_helpers import analysis, comparison, plots, tables
 
     p = cohort.params
-    variables = populations.subgroup_variables(cohort.adsl, p.subgroup_variables)
-    text = populations.left_out_note(populations.left_out_subgroups(cohort.adsl, p.subgroup_variables),
+    comp = p.comparison
+    adsl = cohort.adsl if comp is None else cohort.adsl[comp.mask(cohort.adsl[comp.variable]).to_numpy()]
+    exclude = [comp.variable] if comp is not None else []
+    variables = populations.subgroup_variables(adsl, p.subgroup_variables, exclude=exclude)
+    text = populations.left_out_note(populations.left_out_subgroups(adsl, p.subgroup_variables, exclude=exclude),
                                      "the forest plot")
-    if not variables:
+    if not variables and comp is None:
         return note(text or "No subgroup variable.")
-    forest = analysis.forest_table(cohort, endpoint, variables)
-    plots.forest_plot(forest, min_cell_size=p.min_cell_size, title=f"{endpoint}: hazard ratio by subgroup")
-    return note(text) if text else None
+    name = label(endpoint)
+    if comp is None:
+        forest = analysis.forest_table(cohort, endpoint, variables)
+        plots.forest_plot(forest, min_cell_size=p.min_cell_size, title=f"{name}: hazard ratio by subgroup")
+        return note(text) if text else None
+    forest = comparison.subgroup_forest(cohort, endpoint, variables)
+    comparison.record_forest(results, forest, endpoint)
+    plots.forest_plot(forest, min_cell_size=p.min_cell_size, conf_level=p.conf_level, p_label="Interaction p",
+                      title=f"{name}: {label(comp.treatment)} vs {label(comp.reference)} by subgroup",
+                      xlabel=f"Hazard ratio ({label(comp.treatment)} vs {label(comp.reference)})")
+    shown = tables.to_html(tables.subgroup_hr_table(forest, conf_level=p.conf_level, min_cell_size=p.min_cell_size),
+                           caption=f"{name}: {label(comp.treatment)} vs {label(comp.reference)} within subgroups")
+    return _html((note(text).data if text else "") + shown)
+
+
+def comparison_section(cohort: Any, results: Any) -> Any:
+    """The comparison's hazard ratio for PFS and OS, unadjusted and adjusted (N used and N
+    excluded for a missing covariate), and the proportional-hazards tests of both models;
+    recorded in ``results`` (``comparison_hr`` / ``comparison_hr_adjusted`` with group
+    ``"<variable>=<compared level>"``, ``complete_case``, ``cox_zph``). One sentence when the
+    parameter file has no comparison."""
+    from ensemble_helpers import analysis, comparison, tables
+
+    p = cohort.params
+    comp = p.comparison
+    if comp is None:
+        return note("No comparison in this parameter file (parameter comparison).")
+    hrs, fits = [], []
+    for ep in ("PFS", "OS"):
+        overall, ep_fits = comparison.overall_hr(cohort, ep, analysis.ADJUSTMENT)
+        rows = overall.assign(endpoint=ep, variable=comp.variable, level=comp.treatment, reference=comp.reference,
+                              adjusted=overall["model"] == "adjusted")
+        hrs.append(rows)
+        fits += [({"endpoint": ep, "model": m}, f) for m, f in ep_fits]
+        for adjusted, part in rows.groupby("adjusted"):
+            results.add_hr(part, ep, analysis="comparison_hr_adjusted" if adjusted else "comparison_hr")
+            if adjusted:
+                analysis.record_excluded(results, ep, f"{comp.variable} adjusted", int(part["n_excluded"].iloc[0]))
+    ph = analysis.ph_tests(fits)
+    analysis.record_ph(results, ph, comp.variable)
+    hr = pd.concat(hrs, ignore_index=True)
+    parts = []
+    for adjusted, part in hr.groupby("adjusted", sort=True):
+        caption = (f"Cox hazard ratio adjusted for {ADJUSTMENT_TEXT} (complete cases)" if adjusted
+                   else "Cox hazard ratio, unadjusted")
+        parts.append(tables.to_html(tables.hr_table(part, conf_level=p.conf_level, min_cell_size=p.min_cell_size,
+                                                    show_counts=True), caption=caption))
+    term_labels = {comparison.TREATED: f"{label(comp.treatment)} vs {label(comp.reference)}"}
+    parts.append(tables.to_html(tables.ph_table(ph, term_labels), caption="Proportional hazards (cox.zph)"))
+    return _html("".join(parts))
+
+
+def comparison_ph_figure(cohort: Any, endpoint: str) -> Any:
+    """Binned scaled Schoenfeld residuals of the comparison term of the unadjusted Cox model of
+    ``endpoint`` (:func:`ensemble_helpers.plots.ph.schoenfeld_plot`); None without a comparison
+    (:func:`comparison_section` says so)."""
+    from ensemble_helpers import comparison, stats
+    from ensemble_helpers.plots.ph import schoenfeld_plot
+
+    comp = cohort.params.comparison
+    if comp is None:
+        return None
+    _, fits = comparison.overall_hr(cohort, endpoint)
+    fit = fits[0][1]
+    coef = float(fit.table.loc[fit.table["term"] == comparison.TREATED, "coef"].iloc[0])
+    name = f"{label(comp.treatment)} vs {label(comp.reference)}"
+    return schoenfeld_plot(stats.cox_zph(fit), comparison.TREATED, coef, min_cell_size=cohort.params.min_cell_size,
+                           term_label=name, title=f"{label(endpoint)}: {name}")

@@ -48,6 +48,7 @@ from ensemble_helpers.formats import (
 )
 from ensemble_helpers.formats import is_missing as _missing
 from ensemble_helpers.labels import label
+from ensemble_helpers.disclosure import subset_count
 from ensemble_helpers.privacy import is_suppressed, suppress_count, suppress_count_pct
 from ensemble_helpers.stats.descriptive import FISHER_RESAMPLES  # noqa: F401 (tables.FISHER_RESAMPLES)
 from ensemble_helpers.stats.descriptive import (
@@ -92,6 +93,8 @@ CATEGORICAL_MAX_LEVELS = 10
 TOO_FEW = "too few patients"
 #: Shown instead of estimates of an empty group.
 NO_PATIENTS = "no patients"
+#: Column of the patients an adjusted model left out (complete-case analysis).
+EXCLUDED = "Excluded (missing covariate)"
 
 
 def _require(df: pd.DataFrame, columns: Sequence[str], caller: str, hint: str = "") -> None:
@@ -496,7 +499,10 @@ def hr_table(
     min_cell_size : int or None
         Suppression of N and Events when shown.
     show_counts : bool
-        Add ``N`` and ``Events`` columns.
+        Add ``N`` and ``Events`` columns; with an ``n_excluded`` column (patients left out for a
+        missing covariate, :func:`ensemble_helpers.analysis.hazard_ratios`) also
+        "Excluded (missing covariate)", and ``N`` is printed by
+        :func:`ensemble_helpers.disclosure.subset_count` (a hidden exclusion is not given away).
 
     Returns
     -------
@@ -526,13 +532,19 @@ def hr_table(
         row = {"Endpoint": label(rec["endpoint"])} if "endpoint" in cox.columns else {}
         row["Term"] = term
         if show_counts:
-            row["N"] = suppress_count(rec["n"], min_cell_size)
+            excluded = rec.get("n_excluded")
+            with_excluded = "n_excluded" in cox.columns and not _missing(excluded)
+            row["N"] = subset_count(int(rec["n"]), int(rec["n"]) + int(excluded), min_cell_size) if with_excluded \
+                else suppress_count(rec["n"], min_cell_size)
             row["Events"] = suppress_count(rec["events"], min_cell_size)
+            if "n_excluded" in cox.columns:
+                row[EXCLUDED] = suppress_count(int(excluded), min_cell_size) if with_excluded else ""
         row[hr_col] = "NE" if _missing(rec["hr"]) else format_estimate(
             rec["hr"], rec["hr_lower"], rec["hr_upper"], digits=digits, na="NE")
         row["p-value"] = format_p(rec["p"])
         rows.append(row)
-    cols = (["Endpoint"] if "endpoint" in cox.columns else []) + ["Term"] + (["N", "Events"] if show_counts else []) + [
+    counts = ["N", "Events"] + ([EXCLUDED] if "n_excluded" in cox.columns else [])
+    cols = (["Endpoint"] if "endpoint" in cox.columns else []) + ["Term"] + (counts if show_counts else []) + [
         hr_col, "p-value"]
     out = pd.DataFrame(rows, columns=cols)
     notes = _model_notes(cox)
@@ -718,6 +730,65 @@ def rate_table(rate: pd.DataFrame, params: "Params") -> pd.DataFrame:
             ],
         }
     )
+
+
+def subgroup_hr_table(forest: pd.DataFrame, *, conf_level: float = 0.95, min_cell_size: int | None = 5,
+                      digits: int = 2) -> pd.DataFrame:
+    """The treatment-effect forest (:func:`ensemble_helpers.comparison.subgroup_forest`) as a table.
+
+    Columns: ``Subgroup``, ``N``, ``Events``, ``"HR (95% CI)"`` (or the row's note), ``Interaction
+    p`` (on the variable's row), ``PH p`` (cox.zph of the comparison term in the level's model).
+    """
+    hr_col = f"HR ({ci_name(conf_level)})"
+    rows = []
+    for rec in forest.to_dict("records"):
+        header = bool(rec["is_header"])
+        rows.append({
+            "Subgroup": str(rec["label"]).strip() if header or rec["is_overall"] else INDENT + str(rec["label"]).strip(),
+            "N": "" if header else suppress_count(rec["n"], min_cell_size),
+            "Events": "" if header else suppress_count(rec["events"], min_cell_size),
+            hr_col: "" if header else (rec["note"] or format_estimate(rec["hr"], rec["hr_lower"], rec["hr_upper"],
+                                                                      digits=digits, na="NE")),
+            "Interaction p": format_p(rec["p"]) if header and not _missing(rec["p"]) else "",
+            "PH p": "" if header or _missing(rec["zph_p"]) else format_p(rec["zph_p"]),
+        })
+    out = pd.DataFrame(rows, columns=["Subgroup", "N", "Events", hr_col, "Interaction p", "PH p"])
+    out.attrs["footnote"] = ("Cox HR of the comparison within each level (Efron ties); interaction p: likelihood-"
+                             "ratio test of comparison x subgroup; PH p: cox.zph test of the comparison term in "
+                             "the level's model.")
+    return out
+
+
+def ph_table(ph: pd.DataFrame, term_labels: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """Proportional-hazards tests (:func:`ensemble_helpers.analysis.ph_tests`) as a report table.
+
+    One row per model term and a "Global" row per model; ``Flag`` says "p < 0.05" where the
+    test rejects proportional hazards. The footnote names the test.
+
+    Examples
+    --------
+    >>> ph = pd.DataFrame({"endpoint": ["PFS", "PFS"], "model": ["unadjusted"] * 2, "term": ["age", "GLOBAL"],
+    ...                    "chisq": [4.61, 4.61], "df": [1, 1], "p": [0.0318, 0.0318], "flag": [True, True]})
+    >>> ph_table(ph).values.tolist()[0]
+    ['Progression-free survival', 'Unadjusted', 'Age, years', '4.61 (1)', '0.032', 'p < 0.05']
+    """
+    names = dict(term_labels or {})
+    rows = []
+    for rec in ph.to_dict("records"):
+        row = {"Endpoint": label(rec["endpoint"])} if "endpoint" in ph.columns else {}
+        if "model" in ph.columns:
+            row["Model"] = str(rec["model"])[:1].upper() + str(rec["model"])[1:]
+        term = str(rec["term"])
+        row["Term"] = "Global" if term == "GLOBAL" else names.get(term, label(term))
+        row["Chi-square (df)"] = format_statistic(rec["chisq"], rec["df"])
+        row["p"] = format_p(rec["p"])
+        row["Flag"] = "p < 0.05" if rec["flag"] else ""
+        rows.append(row)
+    out = pd.DataFrame(rows)
+    out.attrs["footnote"] = ("Proportional-hazards test by scaled Schoenfeld residuals (R survival::cox.zph, "
+                             "Kaplan–Meier time transform), per term and global. p < 0.05 flagged: the hazard "
+                             "ratio may change over follow-up.")
+    return out
 
 
 def logrank_table(logrank: pd.DataFrame) -> pd.DataFrame:

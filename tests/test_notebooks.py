@@ -125,6 +125,22 @@ def test_results_match_helpers_called_directly(batch):
             adj = analysis.hazard_ratios(cohort, "PFS", "regimen_group", adjust_for=analysis.ADJUSTMENT).iloc[0]
             got = _one(rec, "cox_hr_adjusted", "PFS", f"regimen_group={adj['level']}")
             assert got["estimate"] == pytest.approx(adj["hr"])
+        # 03 with a comparison: the treatment-effect forest and its interaction tests
+        if cohort.params.comparison is not None:
+            from ensemble_helpers import comparison
+
+            for ep in ("PFS", "OS"):
+                overall = comparison.overall_hr(cohort, ep)[0].iloc[0]
+                assert _one(rec, "subgroup_hr", ep)["estimate"] == pytest.approx(overall["hr"])
+                assert _one(rec, "comparison_hr", ep, comparison_group(cohort))["estimate"] == pytest.approx(overall["hr"])
+                assert (rec[(rec["analysis"] == "interaction") & (rec["endpoint"] == ep)]["p"].notna()).any()
+        else:
+            assert not (rec["analysis"] == "subgroup_hr").any()
+
+
+def comparison_group(cohort) -> str:
+    comp = cohort.params.comparison
+    return f"{comp.variable}={comp.treatment}"
 
 
 def test_published_table_only_where_asked(batch):

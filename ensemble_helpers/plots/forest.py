@@ -44,6 +44,17 @@ def _snap_to_tick(limit: float, data: float, low: bool) -> float:
     return limit
 
 
+def _marker_size(weight: np.ndarray, i: int, is_overall: np.ndarray) -> float:
+    """Marker size (points) of row ``i``: 6.5 without weights; else the box area proportional
+    to the weight among the non-overall rows (3 to 11 points wide); the overall diamond 8."""
+    if is_overall[i]:
+        return 8.0
+    finite = weight[np.isfinite(weight) & ~is_overall & (weight > 0)]
+    if not finite.size or not np.isfinite(weight[i]) or weight[i] <= 0:
+        return 6.5
+    return float(max(3.0, 11.0 * np.sqrt(weight[i] / finite.max())))
+
+
 def forest_plot(
     hr_table: pd.DataFrame,
     ax: Axes | None = None,
@@ -56,6 +67,7 @@ def forest_plot(
     title: str | None = None,
     xlim: tuple[float, float] | None = None,
     show_p: bool | None = None,
+    p_label: str = "p-value",
     color: str = "#222222",
 ) -> Axes:
     """Forest plot of hazard ratios: a log x axis with text columns left and right.
@@ -67,7 +79,9 @@ def forest_plot(
         ``hr``, ``hr_lower``, ``hr_upper``; optional ``p``, ``is_header`` (bold row, no estimate,
         e.g. a variable name) and ``note`` (text shown instead of the estimate, e.g.
         "reference"), as made by :func:`ensemble_helpers.analysis.forest_table`. A row with NaN
-        ``hr`` and no note is shown as "not estimable" without a marker.
+        ``hr`` and no note is shown as "not estimable" without a marker. Optional ``weight``
+        (e.g. inverse variance): box areas proportional to it; ``is_overall``: the row is drawn
+        as a diamond (bold label), as :func:`ensemble_helpers.comparison.subgroup_forest` makes.
     ax : Axes, optional
         Where to draw; a new figure sized to the rows by default (its margins fit the text).
         Text columns are placed outside the axes (left: label, n / events; right: HR (95% CI),
@@ -83,7 +97,10 @@ def forest_plot(
     xlim : (float, float), optional
         HR axis limits; CIs beyond them end in an arrow head. Default: fits every CI and 1.
     show_p : bool, optional
-        p-value column; default when a ``p`` column with a value exists.
+        p-value column; default when a ``p`` column with a value exists. A header row's p
+        (e.g. the interaction test of the variable) is shown on the header row.
+    p_label : str
+        Heading of the p-value column (e.g. "Interaction p").
     color : str
         Colour of markers and CI lines.
 
@@ -107,6 +124,9 @@ def forest_plot(
     p = pd.to_numeric(rows["p"]).to_numpy(dtype=float, na_value=np.nan) if "p" in rows else np.full(n_rows, np.nan)
     if show_p is None:
         show_p = bool(np.isfinite(p).any())
+    is_overall = rows["is_overall"].fillna(False).astype(bool).to_numpy() if "is_overall" in rows else np.zeros(n_rows, bool)
+    weight = pd.to_numeric(rows["weight"]).to_numpy(dtype=float, na_value=np.nan) if "weight" in rows \
+        else np.full(n_rows, np.nan)
     estimable = ~is_header & (notes == "") & np.isfinite(hr) & (hr > 0)
     if np.any((hr <= 0) & np.isfinite(hr)):
         raise ValueError("forest_plot: hazard ratios must be > 0")
@@ -142,7 +162,8 @@ def forest_plot(
                 if h_ > x_hi:
                     ax.plot([x_hi], [y[i]], marker=">", ms=5, color=color, clip_on=False, gid="forest_arrow")
             if x_lo <= hr[i] <= x_hi:
-                ax.plot([hr[i]], [y[i]], marker="s", ms=6.5, color=color, ls="none", gid="forest_point", zorder=3)
+                ax.plot([hr[i]], [y[i]], marker="D" if is_overall[i] else "s", ms=_marker_size(weight, i, is_overall),
+                        color=color, ls="none", gid="forest_overall" if is_overall[i] else "forest_point", zorder=3)
         ax.set_yticks([])
         ax.spines["left"].set_visible(False)
         ax.set_xlabel(xlabel)
@@ -158,10 +179,10 @@ def forest_plot(
         indent = bool(is_header.any())
         lab_texts, count_texts, hr_texts, p_texts = [], [], [], []
         for i in range(n_rows):
-            weight = "bold" if is_header[i] else "normal"
+            font_weight = "bold" if is_header[i] or is_overall[i] else "normal"
             lab_texts.append(ax.annotate(labels_raw[i].strip(), xy=(0, y[i]), xycoords=("axes fraction", "data"),
                                          textcoords="offset points", xytext=(0, 0), ha="left", va="center",
-                                         fontsize=9, fontweight=weight, annotation_clip=False, gid="forest_label"))
+                                         fontsize=9, fontweight=font_weight, annotation_clip=False, gid="forest_label"))
             counts = "" if is_header[i] else (
                 f"{suppress_count(rows.at[i, 'n'], min_cell_size)} / {suppress_count(rows.at[i, 'events'], min_cell_size)}"
                 if not (pd.isna(rows.at[i, "n"]) and pd.isna(rows.at[i, "events"])) else "")
@@ -182,7 +203,8 @@ def forest_plot(
                                         fontsize=9, fontstyle=style, color=tcolor, annotation_clip=False,
                                         gid="forest_hr"))
             if show_p:
-                p_texts.append(ax.annotate(format_p(p[i]) if estimable[i] else "", xy=(1, y[i]),
+                shown_p = (estimable[i] or is_header[i]) and np.isfinite(p[i])
+                p_texts.append(ax.annotate(format_p(p[i]) if shown_p else "", xy=(1, y[i]),
                                            xycoords=("axes fraction", "data"), textcoords="offset points",
                                            xytext=(0, 0), ha="right", va="center", fontsize=9,
                                            annotation_clip=False, gid="forest_p"))
@@ -191,7 +213,7 @@ def forest_plot(
         h_lab = ax.annotate("Subgroup" if indent else "", xy=(0, header_y), ha="left", **head)
         h_cnt = ax.annotate("n / events", xy=(0, header_y), ha="right", **head)
         h_hr = ax.annotate(f"HR ({conf_level * 100:g}% CI)", xy=(1, header_y), ha="left", **head)
-        h_p = ax.annotate("p-value" if show_p else "", xy=(1, header_y), ha="right", **head)
+        h_p = ax.annotate(p_label if show_p else "", xy=(1, header_y), ha="right", **head)
 
         renderer = fig.canvas.get_renderer()
         gap, indent_pt = 12.0, 10.0
