@@ -50,14 +50,13 @@ import numpy as np
 import pandas as pd
 
 from ensemble_helpers.exceptions import EnsembleError
+from ensemble_helpers.stats.balance import SMD_THRESHOLD, smd_columns
 from ensemble_helpers.stats.weighted import weighted_cox, weighted_km_summary
 
 logger = logging.getLogger(__name__)
 
 WEIGHTINGS: tuple[str, ...] = ("overlap", "ate", "att")
 DEFAULT_WEIGHTING = "overlap"
-#: |SMD| below which a covariate counts as balanced (Austin 2009).
-SMD_THRESHOLD = 0.1
 
 
 class AdjustmentError(EnsembleError, ValueError):
@@ -207,7 +206,9 @@ def balance(fit: PropensityFit, w: Any) -> pd.DataFrame:
 
     ``SMD = (mean_compared - mean_reference) / sqrt((var_compared + var_reference) / 2)`` with the
     **unweighted** variances in both (so the SMD after weighting changes only through the means,
-    as cobalt and Austin & Stuart 2015 recommend).
+    as cobalt and Austin & Stuart 2015 recommend): the sample variance of a number, ``p (1 - p)``
+    of an indicator. One implementation with Table 1:
+    :func:`ensemble_helpers.stats.balance.smd_columns`.
 
     Returns
     -------
@@ -217,11 +218,8 @@ def balance(fit: PropensityFit, w: Any) -> pd.DataFrame:
     w = np.asarray(w, dtype=float)
     t = fit.treated.to_numpy(dtype=bool)
     x = fit.design.to_numpy(dtype=float)
-    sd = np.sqrt((x[t].var(axis=0, ddof=1) + x[~t].var(axis=0, ddof=1)) / 2.0)
-    sd = np.where(sd > 0, sd, np.nan)
-    raw = (x[t].mean(axis=0) - x[~t].mean(axis=0)) / sd
-    wm = lambda m: (w[m, None] * x[m]).sum(axis=0) / w[m].sum()  # noqa: E731
-    adj = (wm(t) - wm(~t)) / sd
+    raw = smd_columns(x[t], x[~t])
+    adj = smd_columns(x[t], x[~t], w[t], w[~t])
     return pd.DataFrame({"covariate": fit.design.columns, "smd_unweighted": raw, "smd_weighted": adj,
                          "balanced": np.abs(adj) < SMD_THRESHOLD})
 
@@ -303,6 +301,33 @@ def propensity_covariates(adsl: pd.DataFrame, adjustment: Sequence[str]) -> tupl
     return tuple(dict.fromkeys([*adjustment, *extra]))
 
 
+def determines_comparison(df: pd.DataFrame, variable: str, covariates: Sequence[str]) -> tuple[str, ...]:
+    """Covariates with few values (at most 10) each of whose levels holds one compared group
+    only, e.g. the reason T-DXd was stopped when the comparison is adverse event vs progression
+    (it defines the groups): in a propensity model they separate the groups perfectly.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"g": ["a", "a", "b", "b"], "reason": ["x", "y", "z", "z"], "age": [1.0, 2, 3, 4]})
+    >>> determines_comparison(df, "g", ["reason", "age"])
+    ('reason',)
+    """
+    out = []
+    groups = df[variable].astype(object)
+    for c in covariates:
+        if c == variable or c not in df.columns:
+            continue
+        values = df[c]
+        known = values.notna().to_numpy()
+        if values[known].nunique() > 10 or not known.any():
+            continue
+        per_level = pd.DataFrame({"v": values[known].astype(object).to_numpy(),
+                                  "g": groups[known].to_numpy()}).groupby("v")["g"].nunique()
+        if (per_level <= 1).all():
+            out.append(c)
+    return tuple(out)
+
+
 @dataclass(frozen=True)
 class AdjustedComparison:
     """Everything the "Adjusted comparison" section shows (computed, not formatted)."""
@@ -361,8 +386,12 @@ def compare(cohort: Any, variable: str, levels: Sequence[Any], weighting: str = 
     levels = (levels[0], levels[1])
     p = cohort.params
     adsl = cohort.adsl
-    covariates = propensity_covariates(adsl, adjustment)
     sub = adsl[adsl[variable].isin(levels)]
+    candidates = propensity_covariates(adsl, adjustment)
+    determining = determines_comparison(sub, variable, candidates)
+    if determining:
+        logger.info("propensity model of %s: %s left out (they determine the compared groups)", variable, determining)
+    covariates = tuple(c for c in candidates if c not in determining and c != variable)
     fit = propensity(sub, variable, levels, covariates)
     w = weights(fit.scores, fit.treated, weighting)
     bal = balance(fit, w).merge(_indicator_counts(fit), on="covariate")

@@ -297,7 +297,10 @@ def response_overall(cohort: Any, results: Any) -> Any:
 
 def table_one(cohort: Any, by: str = "next_class") -> Any:
     """Table 1, by ``by`` unless it is constant in the population (then the Overall column only,
-    with one sentence saying why). Variables missing for every patient are not rows."""
+    with one sentence saying why). Variables missing for every patient are not rows; every
+    variable with a missing value has a "Missing" row. With a ``comparison``, a second table: the
+    two compared groups side by side with the standardised mean difference of each variable
+    (flagged above 0.1)."""
     from ensemble_helpers import analysis, tables
 
     adsl = cohort.adsl
@@ -307,6 +310,15 @@ def table_one(cohort: Any, by: str = "next_class") -> Any:
     shown = tables.to_html(table, caption="Baseline characteristics")
     if split is None:
         shown = note(f"Overall column only: {populations.subgroup_applies(adsl, by).detail}.").data + shown
+    comp = cohort.params.comparison
+    if comp is not None:
+        compared = adsl[comp.mask(adsl[comp.variable]).to_numpy()]
+        groups = compared.assign(**{comp.variable: pd.Categorical(compared[comp.variable].astype(object),
+                                                                  categories=list(comp.levels))})
+        table = tables.table_one(groups, comp.variable, [v for v in variables if v != comp.variable], overall=False,
+                                 smd=True, min_cell_size=cohort.params.min_cell_size)
+        shown += tables.to_html(table, caption=f"Baseline characteristics: {label(comp.treatment)} vs "
+                                               f"{label(comp.reference)} (standardised mean differences)")
     return _html(shown)
 
 
@@ -400,3 +412,44 @@ def comparison_ph_figure(cohort: Any, endpoint: str) -> Any:
     name = f"{label(comp.treatment)} vs {label(comp.reference)}"
     return schoenfeld_plot(stats.cox_zph(fit), comparison.TREATED, coef, min_cell_size=cohort.params.min_cell_size,
                            term_label=name, title=f"{label(endpoint)}: {name}")
+
+
+def adjusted_comparison(cohort: Any, results: Any) -> Any:
+    """The "Adjusted comparison" section (issue 15.4): propensity-score weighting of the
+    ``comparison`` (:func:`ensemble_helpers.adjust.compare`, weights from the parameter
+    ``weighting``) with its diagnostics -- the propensity scores by group and the love plot
+    (figures), effective sample sizes and extreme weights, standardised mean differences before and
+    after weighting -- and the weighted medians and hazard ratios beside the unadjusted ones.
+    Records ``iptw_hr``, ``iptw_km_median`` and ``smd`` (:func:`ensemble_helpers.adjust.record`).
+
+    One sentence instead without a comparison, when a compared group has fewer than
+    ``min_cell_size`` patients, or when the propensity model cannot be fitted.
+    """
+    from ensemble_helpers import adjust, analysis, tables
+    from ensemble_helpers.plots.balance import love_plot, propensity_plot
+
+    p = cohort.params
+    comp = p.comparison
+    if comp is None:
+        return note("No comparison in this parameter file (parameter comparison): no adjusted comparison.")
+    values = cohort.adsl[comp.variable]
+    sizes = [int(comp.indicator(values).eq(code).sum()) for code in (1.0, 0.0)]
+    if any(is_suppressed(n, p.min_cell_size) for n in sizes):
+        return note(f"No adjusted comparison: a compared group has fewer than {p.min_cell_size} patients.")
+    try:
+        res = adjust.compare(cohort, comp.variable, comp.levels, p.weighting, adjustment=analysis.ADJUSTMENT)
+    except adjust.AdjustmentError as exc:
+        return note(f"No adjusted comparison: {exc}.", kind="warning")
+    adjust.record(results, res, p.min_cell_size)
+    shown = adjust.shown_balance(res, p.min_cell_size)
+    propensity_plot(res.fit.scores, res.fit.treated, res.levels, min_cell_size=p.min_cell_size)
+    love_plot(shown)
+    name = f"{label(comp.treatment)} vs {label(comp.reference)}"
+    parts = [
+        tables.to_html(tables.weighted_estimates_table(res, conf_level=p.conf_level, min_cell_size=p.min_cell_size),
+                       caption=f"{name}: unadjusted, covariate-adjusted and {p.weighting}-weighted estimates"),
+        tables.to_html(tables.weight_summary_table(res.summary, min_cell_size=p.min_cell_size),
+                       caption=f"Propensity scores and {p.weighting} weights by group"),
+        tables.to_html(tables.balance_table(shown), caption="Standardised mean differences before and after weighting"),
+    ]
+    return _html("".join(parts))

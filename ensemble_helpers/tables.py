@@ -50,6 +50,7 @@ from ensemble_helpers.formats import is_missing as _missing
 from ensemble_helpers.labels import label
 from ensemble_helpers.disclosure import subset_count
 from ensemble_helpers.privacy import is_suppressed, suppress_count, suppress_count_pct
+from ensemble_helpers.stats.balance import SMD_THRESHOLD, variable_smd
 from ensemble_helpers.stats.descriptive import FISHER_RESAMPLES  # noqa: F401 (tables.FISHER_RESAMPLES)
 from ensemble_helpers.stats.descriptive import (
     TEST_NAMES,
@@ -158,6 +159,7 @@ def table_one(
     digits: int = 1,
     types: Mapping[str, str] | None = None,
     show_range: bool = True,
+    smd: bool = False,
 ) -> pd.DataFrame:
     """Baseline characteristics by group, laid out like gtsummary's ``tbl_summary``.
 
@@ -191,6 +193,14 @@ def table_one(
     show_range : bool
         Add the "Range" row of continuous variables (minimum and maximum are single patients'
         values: a disclosure policy may want them off).
+    smd : bool
+        With exactly two groups, add an "SMD" column (gtsummary ``add_difference``-style): the
+        standardised mean difference of each variable, first group vs second
+        (:func:`ensemble_helpers.stats.balance.variable_smd`: pooled SD for continuous
+        variables, Yang & Dalton's multi-level SMD for categorical and yes/no ones, missing
+        values left out), flagged "†" above 0.1. Not shown (blank) for a variable with a count
+        from 1 to ``min_cell_size - 1`` in either group: with the group sizes it could give the
+        count back.
 
     Returns
     -------
@@ -240,19 +250,39 @@ def table_one(
         columns.append((f"Overall, N = {suppress_count(len(data), min_cell_size)}", np.ones(len(data), dtype=bool)))
     columns += groups
     with_p = pvalues and len(groups) >= 2
+    with_smd = smd and len(groups) == 2
+    flagged_smd = False
 
     rows: list[dict[str, Any]] = []
     index: list[tuple[str, str]] = []
     tests_used: set[str] = set()
     stats_used: list[str] = []
 
-    def add(variable: str, row_type: str, text: str, cells: list[str], p: str = "") -> None:
+    def add(variable: str, row_type: str, text: str, cells: list[str], p: str = "", smd_text: str = "") -> None:
         row = {"Characteristic": text}
         row.update({name: cell for (name, _), cell in zip(columns, cells)})
         if with_p:
             row["p-value"] = p
+        if with_smd:
+            row["SMD"] = smd_text
         rows.append(row)
         index.append((variable, row_type))
+
+    def smd_cell(s: pd.Series, kind: str, masks: list[np.ndarray]) -> str:
+        """The SMD of a variable, or "" when one of its counts in a group is suppressed."""
+        nonlocal flagged_smd
+        if not with_smd:
+            return ""
+        g1, g2 = groups[0][1], groups[1][1]
+        counts = [int((m & gm).sum()) for m in masks for gm in (g1, g2)]
+        if any(is_suppressed(c, min_cell_size) for c in counts):
+            return ""
+        value = variable_smd(s, g1, g2, kind)
+        if _missing(value):
+            return ""
+        flag = value > SMD_THRESHOLD
+        flagged_smd |= bool(flag)
+        return format_number(value, 2) + (" †" if flag else "")
 
     for var in variables:
         s = data[var]
@@ -279,7 +309,9 @@ def table_one(
                 range_cells.append(
                     f"{format_number(x.min(), digits)}{DASH}{format_number(x.max(), digits)}"
                 )
-            add(var, "label", title, [""] * len(columns), p_text)
+            known = ~missing
+            add(var, "label", title, [""] * len(columns), p_text,
+                smd_cell(s, "continuous", [known, missing] if missing.any() else [known]))
             add(var, "stat", f"{INDENT}Median (IQR)", med_cells)
             if show_range:
                 add(var, "stat", f"{INDENT}Range", range_cells)
@@ -302,10 +334,11 @@ def table_one(
                  zip(columns, denominators)]
                 for lm in level_masks[: len(levels)]
             ]
+            smd_text = smd_cell(s, kind, [*level_masks, missing])
             if kind == "dichotomous":
-                add(var, "label", title, level_cells[0], p_text)
+                add(var, "label", title, level_cells[0], p_text, smd_text)
             else:
-                add(var, "label", title, [""] * len(columns), p_text)
+                add(var, "label", title, [""] * len(columns), p_text, smd_text)
                 for lvl, cells in zip(levels, level_cells):
                     add(var, "level", f"{INDENT}{_value_label(lvl)}", cells)
         else:  # pragma: no cover - validated above
@@ -314,12 +347,17 @@ def table_one(
             add(var, "missing", f"{INDENT}Missing",
                 [suppress_count(int((gm & missing).sum()), min_cell_size) for _, gm in columns])
 
-    out = pd.DataFrame(rows, columns=["Characteristic", *[c for c, _ in columns], *(["p-value"] if with_p else [])])
+    out = pd.DataFrame(rows, columns=["Characteristic", *[c for c, _ in columns], *(["p-value"] if with_p else []),
+                                      *(["SMD"] if with_smd else [])])
     out.index = pd.MultiIndex.from_tuples(index, names=["variable", "row_type"]) if index else \
         pd.MultiIndex.from_arrays([[], []], names=["variable", "row_type"])
     notes = ["; ".join(stats_used)] if stats_used else []
     if tests_used:
         notes.append("p-values: " + "; ".join(TEST_NAMES[t] for t in sorted(tests_used)))
+    if with_smd:
+        notes.append("SMD: standardised mean difference (pooled SD; categorical variables: Yang & Dalton's "
+                     f"multi-level SMD), † above {SMD_THRESHOLD:g}"
+                     + ("; blank where a count is suppressed" if min_cell_size is not None else ""))
     if min_cell_size is not None:
         notes.append(f"Counts from 1 to {min_cell_size - 1} are shown as <{min_cell_size}.")
     out.attrs["footnote"] = " ".join(n if n.endswith(".") else n + "." for n in notes)
@@ -756,6 +794,87 @@ def subgroup_hr_table(forest: pd.DataFrame, *, conf_level: float = 0.95, min_cel
     out.attrs["footnote"] = ("Cox HR of the comparison within each level (Efron ties); interaction p: likelihood-"
                              "ratio test of comparison x subgroup; PH p: cox.zph test of the comparison term in "
                              "the level's model.")
+    return out
+
+
+def weighted_estimates_table(comp: Any, *, conf_level: float = 0.95, min_cell_size: int | None = 5,
+                             digits: int = 2) -> pd.DataFrame:
+    """Unadjusted, covariate-adjusted and weighted estimates of an
+    :class:`ensemble_helpers.adjust.AdjustedComparison`, per endpoint: the median (CI) of each
+    group unweighted and weighted, and the hazard ratio (CI) of each method.
+
+    Returns
+    -------
+    DataFrame
+        ``Endpoint``, ``Method``, one ``"Median, months (95% CI)"`` column per group, ``"HR (95% CI)"``,
+        ``p-value``, ``N``; a group of fewer than ``min_cell_size`` patients has no median.
+    """
+    ci = ci_name(conf_level)
+    med = comp.medians
+    rows = []
+    methods = {"unadjusted": "unweighted", "covariate-adjusted": None, "weighted": "weighted"}
+    for rec in comp.hrs.to_dict("records"):
+        ep, method = rec["endpoint"], rec["method"]
+        row = {"Endpoint": label(ep), "Method": method[:1].upper() + method[1:]}
+        for level in comp.levels:
+            col = f"{label(level)}: median, months ({ci})"
+            kind = methods.get(method)
+            hit = med[(med["endpoint"] == ep) & (med["method"] == kind) & (med["group"].astype(str) == str(level))] \
+                if kind else med.iloc[0:0]
+            if hit.empty:
+                row[col] = ""
+            else:
+                h = hit.iloc[0]
+                row[col] = "" if is_suppressed(int(h["n"]), min_cell_size) else format_estimate(
+                    h["median"], h["median_lower"], h["median_upper"])
+        row[f"HR ({ci})"] = format_estimate(rec["hr"], rec["hr_lower"], rec["hr_upper"], digits=digits, na="NE")
+        row["p-value"] = format_p(rec["p"])
+        row["N"] = suppress_count(int(rec["n"]), min_cell_size)
+        rows.append(row)
+    out = pd.DataFrame(rows)
+    out.attrs["footnote"] = (f"Weights: {comp.weighting} (propensity score from a logistic model of "
+                             f"{', '.join(label(c) for c in comp.covariates)}). Weighted: Kaplan–Meier on "
+                             "weighted counts and Cox model with case weights and robust (sandwich) variance, as R "
+                             "survfit/coxph(weights, robust = TRUE). Covariate-adjusted: complete cases. "
+                             "Medians: NR = not reached.")
+    return out
+
+
+def weight_summary_table(summary: pd.DataFrame, *, min_cell_size: int | None = 5) -> pd.DataFrame:
+    """:func:`ensemble_helpers.adjust.weight_summary` as a table: patients, effective sample size,
+    weight percentiles (1st, median, 99th; never the minimum or maximum: one patient's value),
+    extreme weights (above 10 times the group's mean) and propensity-score percentiles."""
+    rows = []
+    for rec in summary.to_dict("records"):
+        rows.append({
+            "Group": label(rec["group"]),
+            "Patients": suppress_count(int(rec["n"]), min_cell_size),
+            "Effective sample size": format_number(rec["ess"], 1),
+            "Weight, median (1st–99th percentile)": format_estimate(rec["weight_median"], rec["weight_p1"],
+                                                                   rec["weight_p99"], digits=3),
+            "Extreme weights (> 10 x mean)": suppress_count(int(rec["extreme"]), min_cell_size),
+            "Propensity score, median (1st–99th percentile)": format_estimate(rec["ps_median"], rec["ps_p1"],
+                                                                             rec["ps_p99"], digits=3),
+        })
+    return pd.DataFrame(rows)
+
+
+def balance_table(balance: pd.DataFrame) -> pd.DataFrame:
+    """Standardised mean differences before and after weighting (the publishable rows of
+    :func:`ensemble_helpers.adjust.balance`), flagged "†" above 0.1."""
+    from ensemble_helpers.plots.balance import covariate_label
+
+    def cell(v: float) -> str:
+        return "" if _missing(v) else format_number(v, 3) + (" †" if abs(v) > SMD_THRESHOLD else "")
+
+    out = pd.DataFrame({
+        "Covariate": [covariate_label(c) for c in balance["covariate"]],
+        "SMD unweighted": [cell(v) for v in balance["smd_unweighted"]],
+        "SMD weighted": [cell(v) for v in balance["smd_weighted"]],
+    })
+    out.attrs["footnote"] = (f"Standardised mean difference, pooled unweighted SD (indicators: p(1-p)); † |SMD| > "
+                             f"{SMD_THRESHOLD:g}. Indicators held by 1 to min_cell_size - 1 patients of a group are "
+                             "not shown.")
     return out
 
 

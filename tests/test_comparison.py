@@ -173,3 +173,29 @@ def test_subgroup_hr_table(cohort):
     assert list(table["Subgroup"])[:2] == ["All patients", "Hormone receptor"]
     assert table["Interaction p"].iloc[1] != "" and table["Interaction p"].iloc[0] == ""
     assert table.iloc[1, 3] == ""  # a variable's row has no HR
+
+
+def test_report_sections_with_and_without_comparison(cohort):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from ensemble_helpers import report
+
+    results = Results("03_subgroups")
+    html = report.adjusted_comparison(cohort, results).data
+    for caption in ("weighted estimates", "Propensity scores and overlap weights", "Standardised mean differences"):
+        assert caption in html
+    assert len(plt.get_fignums()) >= 2  # propensity histogram and love plot
+    rec = results.frame()
+    assert {"iptw_hr", "iptw_km_median", "smd"} <= set(rec["analysis"])
+    html = report.table_one(cohort).data
+    assert "standardised mean differences" in html and "Yang &amp; Dalton" in html
+    plt.close("all")
+    plain = type(cohort)(**{**cohort.__dict__, "params": type(cohort.params)(**{**cohort.params.__dict__,
+                                                                              "comparison": None})})
+    assert "No comparison" in report.adjusted_comparison(plain, results).data
+    assert "No comparison" in report.comparison_section(plain, results).data
+    assert report.comparison_ph_figure(plain, "PFS") is None
+    assert "standardised mean differences" not in report.table_one(plain).data

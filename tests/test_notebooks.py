@@ -134,8 +134,12 @@ def test_results_match_helpers_called_directly(batch):
                 assert _one(rec, "subgroup_hr", ep)["estimate"] == pytest.approx(overall["hr"])
                 assert _one(rec, "comparison_hr", ep, comparison_group(cohort))["estimate"] == pytest.approx(overall["hr"])
                 assert (rec[(rec["analysis"] == "interaction") & (rec["endpoint"] == ep)]["p"].notna()).any()
+                # the adjusted comparison (issue 15.4): weighted HR and medians, SMDs
+                assert _one(rec, "iptw_hr", ep, comparison_group(cohort))["estimate"] > 0
+                assert len(rec[(rec["analysis"] == "iptw_km_median") & (rec["endpoint"] == ep)]) == 2
+            assert set(rec.loc[rec["analysis"] == "smd", "group"]) == {"unweighted", "weighted"}
         else:
-            assert not (rec["analysis"] == "subgroup_hr").any()
+            assert not rec["analysis"].isin(["subgroup_hr", "iptw_hr", "smd"]).any()
 
 
 def comparison_group(cohort) -> str:

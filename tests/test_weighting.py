@@ -213,3 +213,69 @@ def test_diagnostic_figures(confounded):
     ax = love_plot(bal)
     assert len(ax.get_yticklabels()) == len(bal)
     assert ax.get_yticklabels()[0].get_text() == "Age, years"
+
+
+# ----------------------------------------------------------------------------------------------
+# adjust.compare / adjust.record: the report section's numbers
+
+
+@pytest.fixture(scope="module")
+def comparison_cohort(tmp_path_factory):
+    from pathlib import Path
+
+    from ensemble_helpers.cohort import load_cohort
+    from ensemble_helpers.params import load_params
+    from ensemble_helpers.synthetic import write_cohort
+
+    path = tmp_path_factory.mktemp("adjust") / "cohort.csv"
+    write_cohort(generate_cohort(n=900, n_sites=90, seed=4), path)
+    params = load_params(Path(__file__).resolve().parents[1] / "params" / "tki_vs_antibody.yaml")
+    return load_cohort(type(params)(**{**params.__dict__, "data_path": str(path)}))
+
+
+def test_compare_gives_weighted_beside_unadjusted(comparison_cohort):
+    from ensemble_helpers import analysis, stats
+
+    cohort = comparison_cohort
+    comp = adjust.compare(cohort, "regimen_group", ("tki", "antibody"), "overlap", adjustment=analysis.ADJUSTMENT)
+    assert set(comp.hrs["method"]) == {"unadjusted", "covariate-adjusted", "weighted"}
+    assert set(comp.medians["method"]) == {"unweighted", "weighted"}
+    for ep in ("PFS", "OS"):
+        frame = cohort.endpoint(ep)
+        frame = frame[frame["regimen_group"].isin(["tki", "antibody"])].reset_index(drop=True)
+        frame = frame.assign(regimen_group=pd.Categorical(frame["regimen_group"].astype(str),
+                                                          categories=["antibody", "tki"]))
+        want = stats.cox_hr(frame, "AVAL", "event", ["regimen_group"]).iloc[0]
+        got = comp.hrs[(comp.hrs["endpoint"] == ep) & (comp.hrs["method"] == "unadjusted")].iloc[0]
+        assert got["hr"] == pytest.approx(want["hr"], rel=1e-6)  # weights of 1: the plain Cox HR
+        un = comp.medians[(comp.medians["endpoint"] == ep) & (comp.medians["method"] == "unweighted")]
+        km = stats.km_summary_by(frame, "AVAL", "event", "regimen_group", timepoints=(), overall=False)
+        assert sorted(un["median"]) == pytest.approx(sorted(km["median"]))
+    # overlap weights: every design column balanced exactly
+    assert comp.balance["smd_weighted"].abs().max() < 1e-6
+    assert (comp.summary["ess"] <= comp.summary["n"]).all()
+
+
+def test_record_writes_iptw_and_smd(comparison_cohort):
+    from ensemble_helpers import analysis
+    from ensemble_helpers.results import Results
+
+    comp = adjust.compare(comparison_cohort, "regimen_group", ("tki", "antibody"), "ate",
+                          adjustment=analysis.ADJUSTMENT)
+    results = Results("03_subgroups")
+    adjust.record(results, comp, 5)
+    rec = results.frame()
+    hr = rec[rec["analysis"] == "iptw_hr"]
+    assert set(hr["endpoint"]) == {"PFS", "OS"} and set(hr["group"]) == {"regimen_group=tki"}
+    weighted = comp.hrs[(comp.hrs["method"] == "weighted") & (comp.hrs["endpoint"] == "OS")].iloc[0]
+    assert hr.loc[hr["endpoint"] == "OS", "estimate"].iloc[0] == pytest.approx(weighted["hr"])
+    med = rec[rec["analysis"] == "iptw_km_median"]
+    assert set(med["group"]) == {"regimen_group=tki", "regimen_group=antibody"} and len(med) == 4
+    smd = rec[rec["analysis"] == "smd"]
+    assert set(smd["group"]) == {"unweighted", "weighted"}
+    shown = adjust.shown_balance(comp, 5)
+    assert len(smd) == 2 * len(shown) and set(smd["endpoint"]) == set(shown["covariate"])
+    # an indicator held by 1-4 patients of a group is not recorded
+    small = comp.balance[(comp.balance[["n_compared", "n_reference"]].fillna(0).astype(int)
+                          .apply(lambda c: c.between(1, 4))).any(axis=1)]
+    assert not set(small["covariate"]) & set(smd["endpoint"])

@@ -75,14 +75,14 @@ def love_plot(balance: pd.DataFrame, ax: Axes | None = None, *, threshold: float
         ax.scatter(b["smd_weighted"].abs(), y, color=OKABE_ITO["blue"], label="Weighted", zorder=3, gid="smd_weighted")
         ax.axvline(threshold, color="0.4", ls="--", lw=0.8)
         ax.set_yticks(y)
-        ax.set_yticklabels([_covariate_label(c) for c in b["covariate"]])
+        ax.set_yticklabels([covariate_label(c) for c in b["covariate"]])
         ax.set_xlim(left=0)
         ax.set_xlabel("Absolute standardised mean difference")
         ax.legend(loc="lower right", frameon=False)
         return _finish(ax, created)
 
 
-def _covariate_label(name: str) -> str:
+def covariate_label(name: str) -> str:
     """``visceral_metastasis`` -> "Visceral metastasis"; ``ecog=2`` -> "ECOG performance status: 2"."""
     if "=" in name:
         var, level = name.split("=", 1)
