@@ -302,7 +302,8 @@ def propensity_covariates(adsl: pd.DataFrame, adjustment: Sequence[str]) -> tupl
 
 
 def determines_comparison(df: pd.DataFrame, variable: str, covariates: Sequence[str]) -> tuple[str, ...]:
-    """Covariates with few values (at most 10) each of whose levels holds one compared group
+    """Covariates with few values (categories, yes/no, whole numbers with at most 10 values)
+    each of whose levels holds one compared group
     only, e.g. the reason T-DXd was stopped when the comparison is adverse event vs progression
     (it defines the groups): in a propensity model they separate the groups perfectly.
 
@@ -319,7 +320,7 @@ def determines_comparison(df: pd.DataFrame, variable: str, covariates: Sequence[
             continue
         values = df[c]
         known = values.notna().to_numpy()
-        if values[known].nunique() > 10 or not known.any():
+        if pd.api.types.is_float_dtype(values) or values[known].nunique() > 10 or not known.any():
             continue
         per_level = pd.DataFrame({"v": values[known].astype(object).to_numpy(),
                                   "g": groups[known].to_numpy()}).groupby("v")["g"].nunique()

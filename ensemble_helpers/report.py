@@ -348,7 +348,11 @@ def forest_section(cohort: Any, results: Any, endpoint: str = "PFS") -> Any:
     if comp is None:
         forest = analysis.forest_table(cohort, endpoint, variables)
         plots.forest_plot(forest, min_cell_size=p.min_cell_size, title=f"{name}: hazard ratio by subgroup")
-        return note(text) if text else None
+        fits = [({"endpoint": endpoint, "model": label(v)}, analysis.hazard_model(cohort, endpoint, v)[1])
+                for v in variables]
+        ph = analysis.ph_tests(fits)
+        shown = tables.to_html(tables.ph_table(ph), caption=f"{name}: proportional hazards of the forest plot's models")
+        return _html((note(text).data if text else "") + shown)
     forest = comparison.subgroup_forest(cohort, endpoint, variables)
     comparison.record_forest(results, forest, endpoint)
     plots.forest_plot(forest, min_cell_size=p.min_cell_size, conf_level=p.conf_level, p_label="Interaction p",

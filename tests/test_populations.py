@@ -137,3 +137,8 @@ def test_full_cohort_leaves_nothing_out(data_file):
     p = cohort.params
     assert populations.sections_left_out(cohort.adsl, p.subgroup_variables, ["regimen_group"]) == []
     assert "Overall column only" not in report.table_one(cohort).data
+    import matplotlib
+
+    matplotlib.use("Agg")
+    forest = report.forest_section(cohort, Results("03_subgroups"), "OS").data
+    assert "proportional hazards of the forest plot" in forest and "Global" in forest  # cox.zph of every model
