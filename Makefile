@@ -6,7 +6,7 @@ DATA := data/ensemble_synthetic.csv
 N ?= 664
 SEED ?= 2025
 
-.PHONY: install install-test data reports test bench clean
+.PHONY: install install-test data reports test bench clean git-filter scratch
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -14,7 +14,20 @@ $(BIN)/python:
 
 $(VENV)/.installed: $(BIN)/python pyproject.toml
 	$(BIN)/pip install --quiet -e .
+	$(MAKE) --no-print-directory git-filter scratch
 	touch $@
+
+# git strips notebook outputs when a notebook is staged (.gitattributes): autosave never reaches a commit
+git-filter:
+	@if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then \
+	  git config filter.nbstripout.clean "'$(abspath $(BIN))/python' -m nbstripout" && \
+	  git config filter.nbstripout.smudge cat && \
+	  git config diff.ipynb.textconv "'$(abspath $(BIN))/python' -m nbstripout -t"; fi
+
+# scratch/ (git-ignored) is where explorers work; explore.ipynb is a starter, never overwritten
+scratch:
+	@mkdir -p scratch
+	@test -f scratch/explore.ipynb || cp ensemble_helpers/templates/explore.ipynb scratch/explore.ipynb
 
 $(VENV)/.installed-test: $(VENV)/.installed
 	$(BIN)/pip install --quiet -e ".[test]"

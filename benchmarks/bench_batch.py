@@ -38,6 +38,8 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
+from ensemble_helpers.batch.plan import workbook_notebooks
+
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures"
 RESULTS = ROOT / "benchmarks" / "results" / "batch.csv"
@@ -51,7 +53,7 @@ KERNELSPEC = {"kernelspec": {"display_name": "Python 3", "language": "python", "
 def workload(scratch: Path) -> tuple[str, list[Path], list[Path]]:
     """(name, parameter files, notebooks): the repository's, else the test fixtures."""
     params = sorted((ROOT / "params").glob("*.yaml"))
-    notebooks = sorted((ROOT / "notebooks").glob("*.ipynb"))
+    notebooks = workbook_notebooks(ROOT)
     if params and notebooks:
         return "repository", params, notebooks
     folder = scratch / "fixture-params"

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Mapping
 
 import pandas as pd
 
 from ensemble_helpers.endpoints import analysis_frame, derive_adsl, derive_adtte
-from ensemble_helpers.params import Params, ParameterError, Range, level_mask
+from ensemble_helpers.params import Params, ParameterError, Range, level_mask, load_params
 from ensemble_helpers.schema import load_patients
 
 logger = logging.getLogger(__name__)
@@ -43,6 +44,40 @@ class Cohort:
     def endpoint(self, paramcd: str) -> pd.DataFrame:
         """One endpoint joined to ADSL (see :func:`ensemble_helpers.endpoints.analysis_frame`)."""
         return analysis_frame(self.adsl, self.adtte, paramcd)
+
+    @property
+    def endpoints(self) -> tuple[str, ...]:
+        """The PARAMCDs of ADTTE, in the order of the data (e.g. ``("TTF", "TTNT", "PFS", "OS")``)."""
+        return tuple(str(p) for p in pd.unique(self.adtte["PARAMCD"])) if "PARAMCD" in self.adtte else ()
+
+    def _summary(self) -> list[tuple[str, str]]:
+        """(field, text) pairs of the short description shown by ``repr`` and in Jupyter."""
+        total = int(self.attrition["n"].iloc[0]) if len(self.attrition) else len(self.adsl)
+        filters = "; ".join(self.attrition["step"].iloc[1:-1]) or "none"
+        rows = [
+            ("population", self.params.title),
+            ("patients", f"{len(self.adsl)} analysed of {total} in {self.params.data_path}"),
+            ("filters", filters),
+            ("endpoints", ", ".join(self.endpoints) + "  (cohort.endpoint('PFS') gives one as a table)"),
+            ("tables", "cohort.adsl (one row per patient), cohort.adtte, cohort.attrition"),
+        ]
+        if self.params.comparison is not None:
+            c = self.params.comparison
+            rows.insert(3, ("comparison", f"{c.variable}: {c.levels[0]} vs {c.levels[1]} (reference)"))
+        return rows
+
+    def __repr__(self) -> str:
+        lines = [f"Cohort({self.params.source})"]
+        lines += [f"  {k:<12}{v}" for k, v in self._summary()]
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        """A small table in Jupyter instead of hundreds of lines of DataFrames."""
+        import html
+
+        body = "".join(f"<tr><th style='text-align:left'>{html.escape(k)}</th>"
+                       f"<td style='text-align:left'>{html.escape(v)}</td></tr>" for k, v in self._summary())
+        return f"<table><caption style='text-align:left'><b>Cohort</b> ({html.escape(self.params.source)})</caption>{body}</table>"
 
 
 def apply_filters(
@@ -156,13 +191,15 @@ def check_comparison(adsl: pd.DataFrame, params: Params) -> None:
                              f" (present: {', '.join(present)})")
 
 
-def load_cohort(params: Params) -> Cohort:
+def load_cohort(params: Params | str | Path) -> Cohort:
     """Load the data file, validate it, derive ADSL/ADTTE and apply the filters.
 
     Parameters
     ----------
-    params : Params
-        Validated parameters.
+    params : Params, str or Path
+        Validated parameters, or a parameter file (read with
+        :func:`ensemble_helpers.params.load_params`; relative paths resolve from the working
+        directory, else from the project root).
 
     Returns
     -------
@@ -175,6 +212,10 @@ def load_cohort(params: Params) -> Cohort:
     ParameterError
         A filter is invalid or leaves no patient.
     """
+    if isinstance(params, (str, Path)):
+        params = load_params(params)
+    elif not isinstance(params, Params):
+        raise TypeError(f"load_cohort takes Params or a parameter file path, not {type(params).__name__}")
     path = params.data_file()
     if not path.exists():
         raise ParameterError(params.source, "data_path", f"data file {path} does not exist")

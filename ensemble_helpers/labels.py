@@ -98,3 +98,24 @@ def label(code: Any) -> str:
     if isinstance(code, bool):
         return "Yes" if code else "No"
     return LABELS.get(str(code), str(code))
+
+
+def in_sentence(code: Any) -> str:
+    """The label of ``code`` as it reads inside a sentence ("PFS by regimen class").
+
+    The first letter is lowercased unless the label opens with an acronym or a symbol
+    (ECOG, ILD, T-DXd, HER2 keep their capitals).
+
+    Examples
+    --------
+    >>> in_sentence("regimen_group")
+    'regimen class'
+    >>> in_sentence("ecog")
+    'ECOG performance status'
+    >>> in_sentence("TDXDDUR")
+    'T-DXd duration'
+    """
+    text = label(code)
+    if len(text) >= 2 and text[0].isupper() and text[1].islower():
+        return text[0].lower() + text[1:]
+    return text

@@ -349,7 +349,7 @@ def read_parameter_file(path: str | Path) -> dict[str, Any]:
     ensemble_helpers.params.ParameterError: ...: parameter 'min_cell_size': duplicate key (lines 1 and 2)...
     """
     source = str(path)
-    p = Path(path)
+    p = resolve_path(path)  # from the working directory, else from the project root
     if not p.is_file():
         rule = "is a folder, not a file" if p.is_dir() else "parameter file does not exist"
         raise ParameterError(source, "-", rule)

@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 
 from ensemble_helpers import __version__, populations
-from ensemble_helpers.labels import label
+from ensemble_helpers.labels import in_sentence, label
 from ensemble_helpers.params import Params, Range
 from ensemble_helpers.formats import suppressed_count
 from ensemble_helpers.privacy import is_suppressed, suppress_count
@@ -34,11 +34,6 @@ from ensemble_helpers.tables import (  # noqa: F401
 
 #: The covariates of the adjusted Cox models, as captions name them (analysis.ADJUSTMENT).
 ADJUSTMENT_TEXT = "age, ECOG, hormone receptor, visceral and brain metastasis, prior lines"
-
-
-def _lower(text: str) -> str:
-    """``"Regimen class"`` -> ``"regimen class"`` (an acronym such as "ECOG" is kept)."""
-    return text if text[:2].isupper() else text[:1].lower() + text[1:]
 
 
 def _html(text: str) -> Any:
@@ -110,7 +105,7 @@ def km_figure(cohort: Any, endpoint: str, by: str | None = None, **kwargs: Any) 
     if by is not None and not populations.subgroup_applies(frame, by):
         return None
     p = cohort.params
-    by_text = "" if by is None else " by " + label(by)[:1].lower() + label(by)[1:]
+    by_text = "" if by is None else " by " + in_sentence(by)
     kwargs.setdefault("title", label(endpoint) + by_text)
     return plots.km_plot(
         frame, "AVAL", "event", by=by, conf_level=p.conf_level,
@@ -137,7 +132,7 @@ def subgroup_section(cohort: Any, results: Any, variable: str) -> Any:
     parts = [tables.to_html(
         tables.endpoint_table(out["summaries"], timepoints=p.timepoints, conf_level=p.conf_level,
                               min_cell_size=p.min_cell_size),
-        caption=f"PFS and OS by {label(variable)[:1].lower() + label(variable)[1:]}",
+        caption=f"PFS and OS by {in_sentence(variable)}",
     )]
     parts.append(tables.to_html(tables.logrank_table(out["logrank"]), caption="Log-rank test"))
     if out["hr"].empty:
@@ -214,11 +209,11 @@ def response_by(cohort: Any, results: Any, variable: str) -> Any:
 
     for applies in (populations.response_applies(cohort.adsl), populations.subgroup_applies(cohort.adsl, variable)):
         if not applies:
-            return note(f"Response by {_lower(label(variable))}: not applicable, {applies.detail}.")
+            return note(f"Response by {in_sentence(variable)}: not applicable, {applies.detail}.")
     p = cohort.params
     resp = analysis.response(cohort, by=variable)
     results.add_proportions(resp, variable=variable, analysis="response")
-    caption = f"Response by {_lower(label(variable))}"
+    caption = f"Response by {in_sentence(variable)}"
     return tables.display_table(
         tables.response_table(resp, conf_level=p.conf_level, min_cell_size=p.min_cell_size), caption=caption
     )

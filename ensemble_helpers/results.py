@@ -78,6 +78,11 @@ class Results:
     notebook: str
     records: list[dict[str, Any]] = field(default_factory=list)
 
+    def __repr__(self) -> str:
+        kinds = sorted({str(r["analysis"]) for r in self.records})
+        shown = ", ".join(kinds[:6]) + (", ..." if len(kinds) > 6 else "")
+        return f"Results({self.notebook!r}: {len(self.records)} records{'; ' + shown if kinds else ''}; .frame() shows them)"
+
     def add(self, analysis: str, endpoint: str, group: str = "Overall", **values: Any) -> None:
         """Add one record; unknown fields are an error."""
         unknown = set(values) - set(RECORD_FIELDS)

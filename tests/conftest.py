@@ -15,6 +15,8 @@ import pandas as pd
 import pytest
 import yaml
 
+from ensemble_helpers.batch.plan import workbook_notebooks
+
 ROOT = Path(__file__).resolve().parents[1]
 #: Regimen names that must only ever appear escaped in a report.
 HOSTILE_REGIMENS = ("<script>alert(1)</script>", "<img src=x onerror=alert(2)>")
@@ -76,7 +78,7 @@ def rendered(tmp_path_factory) -> Rendered:
         (tmp / "params").mkdir(exist_ok=True)
         params.append(tmp / "params" / f.name)
         params[-1].write_text(yaml.safe_dump(values), encoding="utf-8")
-    result = run_batch(params, sorted((ROOT / "notebooks").glob("*.ipynb")), tmp / "reports",
+    result = run_batch(params, workbook_notebooks(ROOT), tmp / "reports",
                        jobs=2, progress=False, cwd=ROOT)
     failed = [f"{r.run_id}: {r.error}" for r in result.failed]
     assert not failed, "runs failed on the hostile cohort:\n" + "\n".join(failed)

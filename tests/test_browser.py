@@ -24,13 +24,15 @@ from urllib.parse import unquote, urlparse
 
 import pytest
 
+from ensemble_helpers.batch.plan import workbook_notebooks
+
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 LOCAL_URL = ("file:", "data:", "about:")
 RUN_IDS = [f"{p.stem}/{nb.stem}" for p in sorted((ROOT / "params").glob("*.yaml"))
-           for nb in sorted((ROOT / "notebooks").glob("*.ipynb"))]
+           for nb in workbook_notebooks(ROOT)]
 SCREENSHOT_PAGES = ("index", "full_cohort/01_cohort")
 
 pytestmark = [

@@ -10,45 +10,35 @@ import json
 import math
 from pathlib import Path
 
-import nbformat
 import pandas as pd
 import pytest
 import yaml
 from scipy.stats import norm
 
 from ensemble_helpers import analysis
+from ensemble_helpers.batch.plan import WORKBOOK_NOTEBOOK, workbook_notebooks
 from ensemble_helpers.cohort import load_cohort
-from ensemble_helpers.params import PARAM_KEYS, load_params
+from ensemble_helpers.params import load_params
 from ensemble_helpers.published import compare_published
 from ensemble_helpers.results import Results, read_results
 from ensemble_helpers.synthetic import generate_cohort, write_cohort
+from notebook_checks import notebook_problems
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+NOTEBOOKS = workbook_notebooks(ROOT)
 PARAM_FILES = sorted((ROOT / "params").glob("*.yaml"))
-MAX_CELL_LINES = 8
 
 
-def test_three_notebooks_and_five_parameter_files():
-    assert [p.stem for p in NOTEBOOKS] == ["01_cohort", "02_endpoints", "03_subgroups"]
+def test_declared_notebooks_and_five_parameter_files():
+    # the workbook is notebooks/NN_name.ipynb (batch.plan.WORKBOOK_NOTEBOOK); a scratch notebook is not
+    assert {"01_cohort", "02_endpoints", "03_subgroups"} <= {p.stem for p in NOTEBOOKS}
+    assert all(WORKBOOK_NOTEBOOK.match(p.name) for p in NOTEBOOKS)
     assert len(PARAM_FILES) >= 5
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_committed_notebook_is_clean(path):
-    nb = nbformat.read(path, as_version=4)
-    code = [c for c in nb.cells if c.cell_type == "code"]
-    assert all(not c.outputs and c.execution_count is None for c in code), "commit notebooks with outputs cleared"
-    tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
-    assert len(tagged) == 1, "exactly one cell tagged 'parameters'"
-    assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# ")
-    # the parameters cell declares every key of a parameter file (Papermill overrides them)
-    declared = {line.split("=")[0].strip() for line in tagged[0].source.splitlines() if "=" in line}
-    assert set(PARAM_KEYS) <= declared
-    # logic lives in ensemble_helpers: code cells stay a few lines
-    for c in code:
-        if c is not tagged[0]:
-            assert len(c.source.strip().splitlines()) <= MAX_CELL_LINES, c.source
+    assert notebook_problems(path) == []
 
 
 @pytest.fixture(scope="module")

@@ -27,12 +27,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from ensemble_helpers.batch.plan import workbook_notebooks
 from ensemble_helpers.results import read_results
 from ensemble_helpers.schema import DATE_COLUMNS
 from ensemble_helpers.tables import format_pct
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+NOTEBOOKS = workbook_notebooks(ROOT)
 RUN_IDS = [f"{p.stem}/{nb.stem}" for p in sorted((ROOT / "params").glob("*.yaml")) for nb in NOTEBOOKS]
 PAGES = ["index", *RUN_IDS]
 

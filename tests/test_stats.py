@@ -58,6 +58,7 @@ from ensemble_helpers.stats._design import _Coded, _complete_rows, _design_matri
 from ensemble_helpers.stats._efron import _EfronData, _EfronTies
 from ensemble_helpers.stats.km import _km_curve
 from ensemble_helpers.stats.logrank_test import _logrank_table
+from rlive import needs_r, run_r
 
 Z95 = sps.norm.ppf(0.975)
 ROSSI_TERMS = ["fin", "age", "race", "wexp", "mar", "paro", "prio"]
@@ -636,6 +637,26 @@ def test_cox_categorical_dummy_coding(lung):
     # default reference for categorical columns: first category
     cat = df.assign(sex=pd.Categorical(df["sex"], categories=["male", "female"]))
     assert cox_hr(cat, "time", "status", ["sex"])["term"].tolist() == ["sex=female"]
+
+
+@needs_r()
+def test_cox_factors_match_r_factor(lung, tmp_path):
+    # an ordinal score entered as a factor: R coxph(Surv(time, status) ~ factor(ph.ecog) + age)
+    df = lung.rename(columns={"ph.ecog": "ecog"})
+    res = cox_hr(df, "time", "status", ["ecog", "age"], factors=["ecog"]).set_index("term")
+    assert res.index.tolist() == ["ecog=1", "ecog=2", "ecog=3", "age"]
+    r = run_r(tmp_path, """
+fit <- coxph(Surv(time, status) ~ factor(ph.ecog) + age, data = d)
+out("coef", coef(fit)); out("se", sqrt(diag(vcov(fit)))); out("n", fit$n)
+""", lung)
+    np.testing.assert_allclose(res["coef"].to_numpy(), r["coef"], rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(res["se"].to_numpy(), r["se"], rtol=1e-6)
+    assert res["n"].iloc[0] == r["n"][0]
+    assert (res.loc[res.index[0], "variable"], res.loc[res.index[0], "reference"]) == ("ecog", 0)
+    # without factors the score is one linear term; a factor that is not a covariate is refused
+    assert cox_hr(df, "time", "status", ["ecog"])["term"].tolist() == ["ecog"]
+    with pytest.raises(stats.StatsInputError, match="not covariates"):
+        cox_hr(df, "time", "status", ["age"], factors=["ecog"])
 
 
 def test_cox_multilevel_factor_matches_lifelines(lung):

@@ -3,7 +3,7 @@
 
 Usage in the manner of papermill::
 
-    ensemble-run                                   # params/*.yaml x notebooks/*.ipynb -> reports/
+    ensemble-run                                   # params/*.yaml x notebooks/NN_*.ipynb -> reports/
     ensemble-run params/tki.yaml --notebooks 02_endpoints --notebooks 03_subgroups
     ensemble-run -p min_cell_size 10 -y "timepoints: [6, 12, 24]" --output-dir reports-k10
     ensemble-run --dry-run                         # what would run, what is skipped and why
@@ -64,7 +64,7 @@ def _parser() -> argparse.ArgumentParser:
                         help="YAML parameter files or folders (default: params/*.yaml)")
     parser.add_argument("--notebooks", "-n", action="append", metavar="NOTEBOOK",
                         help="a notebook, folder or short name (02_endpoints); repeat or separate"
-                             " with commas (default: notebooks/*.ipynb)")
+                             " with commas (default: the workbook's notebooks/NN_name.ipynb)")
     parser.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("KEY", "VALUE"),
                         default=[], help="override KEY in every parameter file (VALUE read as YAML)")
     parser.add_argument("-y", "--yaml", action="append", type=_yaml_mapping, default=[],

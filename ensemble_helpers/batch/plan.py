@@ -76,6 +76,19 @@ def _expand(items: Iterable[str | os.PathLike[str]], patterns: Sequence[str], ki
     return list(unique)
 
 
+#: The workbook's notebooks: ``notebooks/NN_name.ipynb`` (two digits, an underscore, a lowercase
+#: name), run in that order. The one place that says which notebooks make the workbook: anything
+#: else in ``notebooks/`` (``Untitled.ipynb``, ``02_endpoints-Copy1.ipynb``) is not run by
+#: ``ensemble-run`` nor checked by the tests; explorers work in ``scratch/``.
+WORKBOOK_NOTEBOOK = re.compile(r"^\d{2}_[a-z0-9_]+\.ipynb$")
+
+
+def workbook_notebooks(root: Path) -> list[Path]:
+    """The workbook's declared notebooks under ``<root>/notebooks`` (see :data:`WORKBOOK_NOTEBOOK`)."""
+    folder = root / "notebooks"
+    return sorted(p for p in folder.glob("*.ipynb") if WORKBOOK_NOTEBOOK.match(p.name))
+
+
 def _notebook_items(items: Iterable[str | os.PathLike[str]], root: Path) -> list[Path]:
     """Notebook arguments as paths: a path as given, else a short name such as ``02_endpoints``
     (``<root>/notebooks/02_endpoints.ipynb``)."""
@@ -102,14 +115,18 @@ def collect_inputs(param_files: Iterable[str | os.PathLike[str]] | None,
         Nothing found, a name used twice, or a notebook name that is not a safe file name.
     """
     param_items = list(param_files or []) or [root / "params"]
-    notebook_items = _notebook_items(list(notebooks or []) or [root / "notebooks"], root)
+    notebook_items = _notebook_items(list(notebooks or []), root)
     param_paths = _expand(param_items, ("*.yaml", "*.yml"), "parameter file")
-    notebook_paths = [p for p in _expand(notebook_items, ("*.ipynb",), "notebook")
-                      if not p.stem.endswith("-checkpoint")]
+    if notebook_items:
+        notebook_paths = [p for p in _expand(notebook_items, ("*.ipynb",), "notebook")
+                          if not p.stem.endswith("-checkpoint")]
+    else:  # the workbook's declared notebooks, never whatever else lies in notebooks/
+        notebook_paths = [p.resolve() for p in workbook_notebooks(root)]
     if not param_paths:
         raise BatchError(f"no parameter files (*.yaml) in {', '.join(map(str, param_items))}")
     if not notebook_paths:
-        raise BatchError(f"no notebooks (*.ipynb) in {', '.join(map(str, notebook_items))}")
+        where = ", ".join(map(str, notebook_items)) or f"{root / 'notebooks'} (workbook notebooks are NN_name.ipynb)"
+        raise BatchError(f"no notebooks (*.ipynb) in {where}")
     _check_unique_stems(param_paths, "parameter file")
     _check_unique_stems(notebook_paths, "notebook")
     for path in notebook_paths:

@@ -119,6 +119,16 @@ class CoxFit:
         return out
 
 
+def _whole_numbers_as_int(col: pd.Series) -> pd.Series:
+    """A float column holding whole numbers as nullable integers, so that its levels read
+    ``2`` rather than ``2.0`` in term names."""
+    if pd.api.types.is_float_dtype(col.dtype):
+        values = col.dropna()
+        if (values == values.round()).all():
+            return col.astype("Int64")
+    return col
+
+
 def cox_hr(
     df: pd.DataFrame,
     duration: str,
@@ -127,6 +137,7 @@ def cox_hr(
     strata: str | Sequence[str] | None = None,
     reference: Mapping[str, Any] | None = None,
     conf_level: float = 0.95,
+    factors: Sequence[str] = (),
 ) -> pd.DataFrame:
     """Hazard ratios from a Cox proportional-hazards model (Efron ties), as R ``coxph``.
 
@@ -148,6 +159,10 @@ def cox_hr(
         the first category of a categorical column, else the first sorted level.
     conf_level : float, default 0.95
         Confidence level of the hazard-ratio interval.
+    factors : list of str, optional
+        Numeric covariates to enter as factors (one dummy per level against the lowest, or
+        against ``reference``), as R ``factor(ecog)``. An ordinal score such as ECOG enters as
+        one linear term unless listed here; its terms then read ``"ecog=2"`` (reference 0).
 
     Returns
     -------
@@ -196,7 +211,7 @@ def cox_hr(
     True
     """
     return cox_fit(df, duration, event, covariates, strata=strata, reference=reference,
-                   conf_level=conf_level).table
+                   conf_level=conf_level, factors=factors).table
 
 
 def cox_fit(
@@ -207,6 +222,7 @@ def cox_fit(
     strata: str | Sequence[str] | None = None,
     reference: Mapping[str, Any] | None = None,
     conf_level: float = 0.95,
+    factors: Sequence[str] = (),
 ) -> CoxFit:
     """Fit a Cox model (Efron ties) as :func:`cox_hr`, keeping the log-likelihood and the data.
 
@@ -234,6 +250,14 @@ def cox_fit(
     if len(set(covariates)) != len(covariates):
         raise StatsInputError(f"covariates are repeated: {covariates}")
     strata_cols = [] if strata is None else ([strata] if isinstance(strata, str) else list(strata))
+    factors = [factors] if isinstance(factors, str) else list(factors)
+    not_covariates = sorted(set(factors) - set(covariates), key=str)
+    if not_covariates:
+        raise StatsInputError(f"factors {not_covariates} are not covariates")
+    if factors:
+        _require_columns(df, factors)
+        # sorted levels, missing stays missing: the lowest level is the default reference
+        df = df.assign(**{c: pd.Categorical(_whole_numbers_as_int(df[c])) for c in factors})
     reference = dict(reference or {})
     unknown = sorted(set(reference) - set(covariates), key=str)
     if unknown:
