@@ -144,7 +144,10 @@ def _tdxd_responder(adsl: pd.DataFrame) -> pd.Series:
 def _ild_grade_group(adsl: pd.DataFrame) -> pd.Categorical:
     """ILD grade group of the patients who stopped T-DXd for ILD (missing for other reasons)."""
     ild = (adsl["tdxd_discontinuation_reason"].astype(object) == "ild").to_numpy()
-    grade = pd.to_numeric(adsl["tdxd_ild_grade"], errors="coerce").to_numpy(dtype=float)
+    if "tdxd_ild_grade" not in adsl:  # a frame without grades (e.g. built by hand): grade unknown
+        grade = np.full(len(adsl), np.nan)
+    else:  # validated by the contract: a whole number 1-5 or missing
+        grade = pd.to_numeric(adsl["tdxd_ild_grade"]).to_numpy(dtype=float, na_value=np.nan)
     group = np.select(
         [np.isnan(grade), grade == 1, grade == 2, grade >= 3],
         ["grade_unknown", "grade_1", "grade_2", "grade_3_5"],
