@@ -18,19 +18,26 @@ import pytest
 RSCRIPT = shutil.which("Rscript")
 
 
-@functools.lru_cache(maxsize=1)
-def _has_survival() -> bool:
+#: Debian package of each R package a live reference uses (``.ci/run`` installs them).
+DEBIAN_PACKAGE = {"survival": "r-cran-survival", "cmprsk": "r-cran-cmprsk", "MASS": "r-cran-mass"}
+
+
+@functools.lru_cache(maxsize=None)
+def _has_packages(packages: tuple[str, ...]) -> bool:
     if RSCRIPT is None:
         return False
-    done = subprocess.run([RSCRIPT, "-e", "library(survival)"], capture_output=True)
+    code = "; ".join(f"library({p})" for p in packages)
+    done = subprocess.run([RSCRIPT, "-e", code], capture_output=True)
     return done.returncode == 0
 
 
-def needs_r() -> pytest.MarkDecorator:
-    """Skip marker: R with the survival package is needed for the live reference."""
+def needs_r(*packages: str) -> pytest.MarkDecorator:
+    """Skip marker: R with the survival package (and ``packages``) is needed for the live reference."""
+    wanted = ("survival", *packages)
+    debian = " ".join(["r-base-core", *(DEBIAN_PACKAGE.get(p, f"r-cran-{p.lower()}") for p in wanted)])
     return pytest.mark.skipif(
-        not _has_survival(),
-        reason="R reference needs Rscript with the survival package (Debian: r-base-core r-cran-survival)",
+        not _has_packages(wanted),
+        reason=f"R reference needs Rscript with {', '.join(wanted)} (Debian: {debian})",
     )
 
 

@@ -49,7 +49,7 @@ def two_groups():
     return adsl, (adsl["regimen_group"] == "tki").to_numpy(), rng.uniform(0.2, 1.0, len(adsl))
 
 
-@needs_r()
+@needs_r("MASS")
 def test_smd_matches_r(tmp_path, two_groups):
     adsl, t, w = two_groups
     assert adsl["ecog"].isna().any()  # missing values are left out, as tableone

@@ -1,0 +1,240 @@
+"""Endpoint tables: Kaplan-Meier medians and landmark rates, response, follow-up, rates, published vs this run."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Iterable
+
+import pandas as pd
+
+from ensemble_helpers.formats import (
+    ABSENT,
+    DASH,
+    ci_name,
+    format_estimate,
+    format_number,
+    format_pct,
+    suppressed_count,
+)
+from ensemble_helpers.formats import is_missing as _missing
+from ensemble_helpers.labels import label
+from ensemble_helpers.privacy import is_suppressed, suppress_count
+
+if TYPE_CHECKING:
+    from ensemble_helpers.params import Params
+
+from ensemble_helpers.tables._common import (
+    NO_PATIENTS,
+    TOO_FEW,
+    _require,
+    _value_label,
+)
+
+
+def endpoint_table(
+    summary: pd.DataFrame,
+    *,
+    endpoint_col: str = "endpoint",
+    timepoints: Iterable[float] = (6, 12),
+    min_cell_size: int | None = 5,
+    unit: str = "months",
+    conf_level: float = 0.95,
+    digits: int = 1,
+) -> pd.DataFrame:
+    """Kaplan–Meier summaries as a report table: one row per endpoint and group.
+
+    Parameters
+    ----------
+    summary : DataFrame
+        Concatenated :func:`ensemble_helpers.stats.km_summary_by` outputs: ``group``, ``n``,
+        ``events``, ``median``, ``median_lower``, ``median_upper``, ``rate_<t>``,
+        ``rate_<t>_lower``, ``rate_<t>_upper`` (t as ``f"{t:g}"``), and ``endpoint_col``
+        (optional: without it there is no Endpoint column).
+    endpoint_col : str
+        Column with the PARAMCD.
+    timepoints : iterable of float
+        Landmarks to show, in ``unit``.
+    min_cell_size : int or None
+        Suppression of N and Events (see :func:`ensemble_helpers.privacy.suppress_count`).
+    unit : str
+        Time unit in the headers.
+    conf_level : float
+        Only for the headers ("95% CI").
+    digits : int
+        Decimals of medians and rates.
+
+    Returns
+    -------
+    DataFrame
+        ``Endpoint``, ``Group``, ``N``, ``Events``, ``"Median, months (95% CI)"`` ("NR" = not
+        reached) and ``"6-month rate (95% CI)"`` per timepoint ("NE" = not estimable).
+
+    Raises
+    ------
+    KeyError
+        A needed column is missing (the message lists them).
+
+    Examples
+    --------
+    >>> s = pd.DataFrame({"endpoint": ["PFS"], "group": ["Overall"], "n": [664], "events": [500],
+    ...                   "median": [4.1], "median_lower": [3.6], "median_upper": [4.7],
+    ...                   "rate_6": [0.35], "rate_6_lower": [0.31], "rate_6_upper": [0.39]})
+    >>> endpoint_table(s, timepoints=[6]).iloc[0].tolist()
+    ['Progression-free survival', 'Overall', '664', '500', '4.1 (3.6–4.7)', '35.0% (31.0–39.0)']
+    """
+    timepoints = list(timepoints)
+    keys = [f"{t:g}" for t in timepoints]
+    needed = ["group", "n", "events", "median", "median_lower", "median_upper"]
+    needed += [f"rate_{k}{suffix}" for k in keys for suffix in ("", "_lower", "_upper")]
+    _require(summary, needed, "endpoint_table", f"pass the km_summary_by output computed with "
+             f"timepoints={timepoints}")
+    ci = ci_name(conf_level)
+    unit_single = unit[:-1] if unit.endswith("s") else unit
+    median_col = f"Median, {unit} ({ci})"
+    rows = []
+    for rec in summary.to_dict("records"):
+        row: dict[str, str] = {}
+        if endpoint_col in summary.columns:
+            row["Endpoint"] = label(rec[endpoint_col])
+        row["Group"] = _value_label(rec["group"])
+        row["N"] = suppress_count(rec["n"], min_cell_size)
+        row["Events"] = suppress_count(rec["events"], min_cell_size)
+        if not _missing(rec["n"]) and int(rec["n"]) == 0:
+            row[median_col] = NO_PATIENTS
+            for t in timepoints:
+                row[f"{t:g}-{unit_single} rate ({ci})"] = NO_PATIENTS
+            rows.append(row)
+            continue
+        if is_suppressed(rec["n"], min_cell_size):
+            # a curve of fewer than min_cell_size patients shows their individual times
+            row[median_col] = TOO_FEW
+            for t in timepoints:
+                row[f"{t:g}-{unit_single} rate ({ci})"] = TOO_FEW
+            rows.append(row)
+            continue
+        row[median_col] = format_estimate(rec["median"], rec["median_lower"], rec["median_upper"], digits=digits)
+        for t, k in zip(timepoints, keys):
+            row[f"{t:g}-{unit_single} rate ({ci})"] = format_pct(
+                rec[f"rate_{k}"], rec[f"rate_{k}_lower"], rec[f"rate_{k}_upper"], digits=digits
+            )
+        rows.append(row)
+    cols = (["Endpoint"] if endpoint_col in summary.columns else []) + ["Group", "N", "Events", median_col] + [
+        f"{t:g}-{unit_single} rate ({ci})" for t in timepoints
+    ]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def response_table(
+    summary: pd.DataFrame,
+    *,
+    min_cell_size: int | None = 5,
+    digits: int = 1,
+    conf_level: float = 0.95,
+) -> pd.DataFrame:
+    """Response rates (``stats.response_summary`` / ``proportion_ci`` output) as a report table.
+
+    Parameters
+    ----------
+    summary : DataFrame
+        ``measure``, ``successes``, ``n``, ``estimate``, ``lower``, ``upper`` and optionally
+        ``group``.
+    min_cell_size : int or None
+        A suppressed numerator or denominator also blanks the rate and its CI (``k = rate * n``
+        would give the count back).
+    digits : int
+        Decimals of the percentages.
+    conf_level : float
+        Only for the header.
+
+    Returns
+    -------
+    DataFrame
+        ``Group`` (when given), ``Measure``, ``n / N``, ``"Rate (95% CI)"``.
+
+    Examples
+    --------
+    >>> s = pd.DataFrame({"measure": ["ORR", "ORR"], "successes": [40, 3], "n": [100, 20],
+    ...                   "estimate": [0.4, 0.15], "lower": [0.3, 0.03], "upper": [0.5, 0.38]})
+    >>> response_table(s).values.tolist()
+    [['ORR', '40 / 100', '40.0% (30.0–50.0)'], ['ORR', '<5 / 20', '']]
+    """
+    needed = ["measure", "successes", "n", "estimate", "lower", "upper"]
+    _require(summary, needed, "response_table")
+    rate_col = f"Rate ({ci_name(conf_level)})"
+    rows = []
+    for rec in summary.to_dict("records"):
+        row: dict[str, str] = {}
+        if "group" in summary.columns:
+            row["Group"] = _value_label(rec["group"])
+        row["Measure"] = label(rec["measure"])
+        hidden = is_suppressed(rec["successes"], min_cell_size) or is_suppressed(rec["n"], min_cell_size)
+        row["n / N"] = f"{suppress_count(rec['successes'], min_cell_size)} / {suppress_count(rec['n'], min_cell_size)}"
+        row[rate_col] = "" if hidden else format_pct(rec["estimate"], rec["lower"], rec["upper"], digits=digits)
+        rows.append(row)
+    cols = (["Group"] if "group" in summary.columns else []) + ["Measure", "n / N", rate_col]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def published_table(comparison: pd.DataFrame, conf_level: float = 0.95, min_cell_size: int | None = 5) -> pd.DataFrame:
+    """Format :func:`ensemble_helpers.published.compare_published` output for display.
+
+    An estimate whose ``n`` or ``events`` is suppressed by ``min_cell_size`` is not shown: a
+    proportion and its exact CI give the count back.
+    """
+
+    def fmt(value: float, unit: str) -> str:
+        if unit == "proportion":
+            return format_estimate(value, na=ABSENT, unit="proportion", ci=False)
+        return format_number(value, 0 if unit == "count" else 1, na=ABSENT)
+
+    def hidden(row: dict) -> bool:
+        return any(is_suppressed(row.get(k), min_cell_size) for k in ("n", "events"))
+
+    out = []
+    for row in comparison.to_dict("records"):
+        ci = "" if pd.isna(row["lower"]) else f" ({fmt(row['lower'], row['unit'])}{DASH}{fmt(row['upper'], row['unit'])})"
+        this_run = fmt(row["estimate"], row["unit"]) + (ci if not pd.isna(row["estimate"]) else "")
+        within = {True: "yes", False: "no", None: "—"}[row["within_ci"]]
+        if hidden(row):
+            this_run, within = f"not shown (count {suppressed_count(min_cell_size)})", "—"
+        out.append(
+            {
+                "Figure": row["label"],
+                "Published": fmt(row["published"], row["unit"]),
+                f"This run ({ci_name(conf_level)})": this_run,
+                "Published value inside this run's CI": within,
+            }
+        )
+    return pd.DataFrame(out)
+
+
+def followup_table(fu: pd.DataFrame, conf_level: float, min_cell_size: int | None) -> pd.DataFrame:
+    """Format :func:`ensemble_helpers.stats.followup_median` output."""
+    row = fu.iloc[0]
+    return pd.DataFrame(
+        {
+            "Patients": [suppress_count(int(row["n"]), min_cell_size)],
+            f"Median follow-up, months ({ci_name(conf_level)})": [
+                format_estimate(row["median"], row["median_lower"], row["median_upper"])
+            ],
+        }
+    )
+
+
+def rate_table(rate: pd.DataFrame, params: "Params") -> pd.DataFrame:
+    """Format a crude rate (``measure``, ``successes``, ``n``, ``estimate``, ``lower``, ``upper``).
+
+    The rate of a suppressed count is left blank: rate x patients (or its exact CI) gives it back.
+    """
+    m = params.min_cell_size
+    return pd.DataFrame(
+        {
+            "Measure": [str(x) for x in rate["measure"]],
+            "Events / patients": [
+                f"{suppress_count(int(k), m)} / {suppress_count(int(n), m)}" for k, n in zip(rate["successes"], rate["n"])
+            ],
+            f"Rate ({ci_name(params.conf_level)}, exact)": [
+                "" if is_suppressed(k, m) or is_suppressed(n, m) else format_pct(e, lo, hi)
+                for k, n, e, lo, hi in zip(rate["successes"], rate["n"], rate["estimate"], rate["lower"], rate["upper"])
+            ],
+        }
+    )

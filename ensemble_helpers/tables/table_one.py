@@ -1,0 +1,252 @@
+"""Table 1: baseline characteristics as gtsummary's ``tbl_summary`` (with ``add_difference``'s SMD)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ensemble_helpers.formats import (
+    DASH,
+    format_estimate,
+    format_number,
+    format_p,
+)
+from ensemble_helpers.formats import is_missing as _missing
+from ensemble_helpers.labels import label
+from ensemble_helpers.privacy import is_suppressed, suppress_count, suppress_count_pct
+from ensemble_helpers.stats.balance import SMD_THRESHOLD, variable_smd
+from ensemble_helpers.stats.descriptive import (
+    FISHER_RESAMPLES,  # noqa: F401 (tables.FISHER_RESAMPLES)
+    TEST_NAMES,
+    categorical_test,
+    continuous_test,
+    quartiles,
+)
+from ensemble_helpers.tables._common import (
+    INDENT,
+    _levels,
+    _require,
+    _value_label,
+    _variable_type,
+)
+
+logger = logging.getLogger(__name__)
+
+
+def table_one(
+    adsl: pd.DataFrame,
+    by: str | None,
+    variables: Sequence[str],
+    *,
+    overall: bool = True,
+    pvalues: bool = False,
+    min_cell_size: int | None = 5,
+    digits: int = 1,
+    types: Mapping[str, str] | None = None,
+    show_range: bool = True,
+    smd: bool = False,
+) -> pd.DataFrame:
+    """Baseline characteristics by group, laid out like gtsummary's ``tbl_summary``.
+
+    Parameters
+    ----------
+    adsl : DataFrame
+        One row per patient.
+    by : str or None
+        Grouping column (categories in their order; empty groups are left out; patients with a
+        missing group are left out of the group columns *and* the Overall column, as gtsummary
+        does). ``None`` gives the Overall column only.
+    variables : sequence of str
+        Columns to summarise, in row order.
+    overall : bool
+        Add an "Overall" column (first, as gtsummary's ``add_overall()``) when ``by`` is given.
+    pvalues : bool
+        Add a "p-value" column: Pearson's chi-squared test (Yates-corrected for 2x2, like R's
+        ``chisq.test``) for categorical and yes/no variables, Fisher's exact test when an expected
+        count is below 5 (exact for 2x2, seeded Monte Carlo for larger tables), Kruskal–Wallis for
+        continuous variables. Missing values are left out of the tests.
+    min_cell_size : int or None
+        Counts from 1 to ``min_cell_size - 1`` are shown as ``"<min_cell_size"`` without a
+        percentage; the summaries of a continuous variable in a group with fewer non-missing
+        values are blank. ``None`` shows everything.
+    digits : int
+        Decimals of percentages and of continuous summaries.
+    types : mapping, optional
+        Force a variable's summary: ``"categorical"``, ``"dichotomous"`` or ``"continuous"``.
+        By default booleans are dichotomous (one row, the "Yes" count), categories and integer
+        columns with fewer than 10 distinct values are categorical, other numbers continuous.
+    show_range : bool
+        Add the "Range" row of continuous variables (minimum and maximum are single patients'
+        values: a disclosure policy may want them off).
+    smd : bool
+        With exactly two groups, add an "SMD" column (gtsummary ``add_difference``-style): the
+        standardised mean difference of each variable, first group vs second
+        (:func:`ensemble_helpers.stats.balance.variable_smd`: pooled SD for continuous
+        variables, Yang & Dalton's multi-level SMD for categorical and yes/no ones, missing
+        values left out), flagged "†" above 0.1. Not shown (blank) for a variable with a count
+        from 1 to ``min_cell_size - 1`` in either group: with the group sizes it could give the
+        count back.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``Characteristic``, ``"Overall, N = 664"``, one ``"<group label>, N = <n>"`` per
+        group, and ``p-value`` when asked. The index (hidden in HTML) has levels ``variable`` and
+        ``row_type`` (``label``, ``level``, ``stat``, ``missing``); :func:`to_html` prints label rows
+        in bold. ``df.attrs["footnote"]`` names the statistics and tests.
+
+    Raises
+    ------
+    KeyError
+        ``by`` or a variable is not a column of ``adsl``.
+    ValueError
+        An unknown type in ``types``.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"arm": ["a", "a", "b"], "age": [50.0, 60.0, 70.0]})
+    >>> table_one(df, "arm", ["age"], min_cell_size=None).iloc[1].tolist()
+    ['\\xa0\\xa0\\xa0\\xa0Median (IQR)', '60.0 (50.0–70.0)', '55.0 (50.0–60.0)', '70.0 (70.0–70.0)']
+    """
+    types = dict(types or {})
+    wanted = [c for c in [by, *variables] if c is not None]
+    _require(adsl, wanted, "table_one")
+    bad_types = {k: v for k, v in types.items() if v not in ("categorical", "dichotomous", "continuous")}
+    if bad_types:
+        raise ValueError(f"table_one: unknown type(s) {bad_types}; use categorical, dichotomous or continuous")
+
+    data = adsl
+    groups: list[tuple[str, np.ndarray]] = []  # (column header, row mask)
+    if by is not None:
+        g = adsl[by]
+        dropped = int(g.isna().sum())
+        if dropped:
+            logger.info("table_one: %d patient(s) with missing %s left out", dropped, by)
+            data = adsl.loc[g.notna()]
+            g = data[by]
+        for level in _levels(g):
+            mask = (g == level).to_numpy()
+            if mask.sum() == 0:
+                logger.info("table_one: group %s=%s has no patient and is left out", by, level)
+                continue
+            groups.append((f"{_value_label(level)}, N = {suppress_count(int(mask.sum()), min_cell_size)}", mask))
+    columns: list[tuple[str, np.ndarray]] = []
+    if by is None or overall:
+        columns.append((f"Overall, N = {suppress_count(len(data), min_cell_size)}", np.ones(len(data), dtype=bool)))
+    columns += groups
+    with_p = pvalues and len(groups) >= 2
+    with_smd = smd and len(groups) == 2
+    flagged_smd = False
+
+    rows: list[dict[str, Any]] = []
+    index: list[tuple[str, str]] = []
+    tests_used: set[str] = set()
+    stats_used: list[str] = []
+
+    def add(variable: str, row_type: str, text: str, cells: list[str], p: str = "", smd_text: str = "") -> None:
+        row = {"Characteristic": text}
+        row.update({name: cell for (name, _), cell in zip(columns, cells)})
+        if with_p:
+            row["p-value"] = p
+        if with_smd:
+            row["SMD"] = smd_text
+        rows.append(row)
+        index.append((variable, row_type))
+
+    def smd_cell(s: pd.Series, kind: str, masks: list[np.ndarray]) -> str:
+        """The SMD of a variable, or "" when one of its counts in a group is suppressed."""
+        nonlocal flagged_smd
+        if not with_smd:
+            return ""
+        g1, g2 = groups[0][1], groups[1][1]
+        counts = [int((m & gm).sum()) for m in masks for gm in (g1, g2)]
+        if any(is_suppressed(c, min_cell_size) for c in counts):
+            return ""
+        value = variable_smd(s, g1, g2, kind)
+        if _missing(value):
+            return ""
+        flag = value > SMD_THRESHOLD
+        flagged_smd |= bool(flag)
+        return format_number(value, 2) + (" †" if flag else "")
+
+    for var in variables:
+        s = data[var]
+        kind = types.get(var) or _variable_type(s, var)
+        missing = s.isna().to_numpy()
+        title = label(var)
+        if kind == "continuous":
+            if "Median (IQR)" not in stats_used:
+                stats_used += ["Median (IQR)"] + (["Range"] if show_range else [])
+            x_all = pd.to_numeric(s, errors="raise").to_numpy(dtype=float, na_value=np.nan)
+            p_text = ""
+            if with_p:
+                p, test = continuous_test([x_all[m & ~missing] for _, m in groups])
+                p_text, tests_used = format_p(p), tests_used | ({test} - {""})
+            med_cells, range_cells = [], []
+            for _, mask in columns:
+                x = x_all[mask & ~missing]
+                if x.size == 0 or (min_cell_size is not None and x.size < min_cell_size):
+                    med_cells.append("")
+                    range_cells.append("")
+                    continue
+                med, q1, q3 = quartiles(x)
+                med_cells.append(format_estimate(med, q1, q3, digits=digits, na=""))
+                range_cells.append(
+                    f"{format_number(x.min(), digits)}{DASH}{format_number(x.max(), digits)}"
+                )
+            known = ~missing
+            add(var, "label", title, [""] * len(columns), p_text,
+                smd_cell(s, "continuous", [known, missing] if missing.any() else [known]))
+            add(var, "stat", f"{INDENT}Median (IQR)", med_cells)
+            if show_range:
+                add(var, "stat", f"{INDENT}Range", range_cells)
+        elif kind in ("categorical", "dichotomous"):
+            if "n (%)" not in stats_used:
+                stats_used.insert(0, "n (%)")
+            if kind == "dichotomous":
+                levels, all_levels = [True], [True, False]
+            else:
+                levels = all_levels = _levels(s)
+            level_masks = [s.isin([lvl]).to_numpy(dtype=bool) & ~missing for lvl in all_levels]
+            p_text = ""
+            if with_p:
+                table = np.array([[int((lm & gm).sum()) for _, gm in groups] for lm in level_masks])
+                p, test = categorical_test(table)
+                p_text, tests_used = format_p(p), tests_used | ({test} - {""})
+            denominators = [int((gm & ~missing).sum()) for _, gm in columns]
+            level_cells = [
+                [suppress_count_pct(int((lm & gm).sum()), d, min_cell_size, digits) for (_, gm), d in
+                 zip(columns, denominators)]
+                for lm in level_masks[: len(levels)]
+            ]
+            smd_text = smd_cell(s, kind, [*level_masks, missing])
+            if kind == "dichotomous":
+                add(var, "label", title, level_cells[0], p_text, smd_text)
+            else:
+                add(var, "label", title, [""] * len(columns), p_text, smd_text)
+                for lvl, cells in zip(levels, level_cells):
+                    add(var, "level", f"{INDENT}{_value_label(lvl)}", cells)
+        else:  # pragma: no cover - validated above
+            raise ValueError(kind)
+        if missing.any():
+            add(var, "missing", f"{INDENT}Missing",
+                [suppress_count(int((gm & missing).sum()), min_cell_size) for _, gm in columns])
+
+    out = pd.DataFrame(rows, columns=["Characteristic", *[c for c, _ in columns], *(["p-value"] if with_p else []),
+                                      *(["SMD"] if with_smd else [])])
+    out.index = pd.MultiIndex.from_tuples(index, names=["variable", "row_type"]) if index else \
+        pd.MultiIndex.from_arrays([[], []], names=["variable", "row_type"])
+    notes = ["; ".join(stats_used)] if stats_used else []
+    if tests_used:
+        notes.append("p-values: " + "; ".join(TEST_NAMES[t] for t in sorted(tests_used)))
+    if with_smd:
+        notes.append("SMD: standardised mean difference (pooled SD; categorical variables: Yang & Dalton's "
+                     f"multi-level SMD), † above {SMD_THRESHOLD:g}"
+                     + ("; blank where a count is suppressed" if min_cell_size is not None else ""))
+    if min_cell_size is not None:
+        notes.append(f"Counts from 1 to {min_cell_size - 1} are shown as <{min_cell_size}.")
+    out.attrs["footnote"] = " ".join(n if n.endswith(".") else n + "." for n in notes)
+    return out
