@@ -452,3 +452,140 @@ def adjusted_comparison(cohort: Any, results: Any) -> Any:
         tables.to_html(tables.balance_table(shown), caption="Standardised mean differences before and after weighting"),
     ]
     return _html("".join(parts))
+
+
+# ----------------------------------------------------------------------------------------------
+# the study's clinical questions (issue 17; computed by ensemble_helpers.clinical)
+
+
+def _grouped_survival(cohort: Any, results: Any, res: Any, what: str) -> Any:
+    """Record and show a :class:`ensemble_helpers.clinical.GroupedSurvival`: one sentence naming
+    the groups too small to estimate, the Kaplan–Meier table, the log-rank test, the hazard ratios
+    versus the stated reference and their proportional-hazards tests."""
+    from ensemble_helpers import clinical, tables
+
+    p = cohort.params
+    clinical.record_survival_by(results, res, p.timepoints)
+    parts = []
+    hidden = clinical.withheld_sentence({"estimates": res.hidden}, p.min_cell_size)
+    if hidden:
+        parts.append(note(hidden).data)
+    parts.append(tables.to_html(
+        tables.endpoint_table(res.summaries, timepoints=p.timepoints, conf_level=p.conf_level,
+                              min_cell_size=p.min_cell_size),
+        caption=f"PFS and OS by {what}"))
+    if res.hr.empty:
+        parts.append(note(f"Fewer than two groups with at least {p.min_cell_size} patients: no log-rank test or "
+                          f"hazard ratio by {what}.").data)
+        return _html("".join(parts))
+    parts.append(tables.to_html(tables.logrank_table(res.logrank),
+                                caption=f"Log-rank test across the groups of at least {p.min_cell_size} patients"))
+    footnote = None
+    if res.reference != res.preferred:
+        footnote = (f"The stated reference, {label(res.preferred)}, has fewer than {p.min_cell_size} patients "
+                    f"or none in this population: the reference here is {label(res.reference)}.")
+    hr = tables.hr_table(res.hr, conf_level=p.conf_level, min_cell_size=p.min_cell_size, show_counts=True)
+    hr = hr.rename(columns={tables.EXCLUDED: f"Left out (groups of fewer than {p.min_cell_size})"})
+    parts.append(tables.to_html(
+        hr,
+        caption=f"Cox hazard ratio versus {label(res.reference)} (reference), unadjusted", footnote=footnote))
+    parts.append(tables.to_html(tables.ph_table(res.ph), caption="Proportional hazards (cox.zph)"))
+    return _html("".join(parts))
+
+
+def response_stop_section(cohort: Any, results: Any) -> Any:
+    """PFS and OS by response to T-DXd x reason it was stopped (``tdxd_response_by_stop``), hazard
+    ratios versus responders who stopped for progression
+    (:data:`ensemble_helpers.clinical.RESPONSE_REFERENCE`); recorded in ``results``. One sentence
+    instead when the data file has no ``tdxd_best_response`` or the population has one group."""
+    from ensemble_helpers import clinical
+
+    variable = "tdxd_response_by_stop"
+    applies = clinical.response_applies(cohort.adsl)
+    if not applies:
+        return note(f"PFS and OS by response to T-DXd cannot be shown: {applies.detail}.")
+    applies = populations.subgroup_applies(cohort.adsl, variable)
+    if not applies:
+        return note(applies.reason)
+    res = clinical.survival_by(cohort, variable, clinical.RESPONSE_REFERENCE)
+    return _grouped_survival(cohort, results, res, in_sentence(variable))
+
+
+def ild_grade_section(cohort: Any, results: Any) -> Any:
+    """Among the patients who stopped T-DXd for ILD: PFS and OS by ILD grade group, hazard ratios
+    versus grade 1 (:data:`ensemble_helpers.clinical.ILD_GRADE_REFERENCE`); one sentence when
+    nobody stopped T-DXd for ILD."""
+    from ensemble_helpers import clinical
+
+    applies = populations.ild_applies(cohort.adsl)
+    if not applies:
+        return note(applies.reason)
+    res = clinical.survival_by(clinical.ild_stops(cohort), "ild_grade_group", clinical.ILD_GRADE_REFERENCE)
+    return _grouped_survival(cohort, results, res, "ILD grade (T-DXd stopped for ILD)")
+
+
+def ild_km_figure(cohort: Any, endpoint: str) -> Any:
+    """Kaplan–Meier curves of ``endpoint`` by ILD grade group among the ILD stops (:func:`km_figure`);
+    None when nobody stopped for ILD or one grade group only (:func:`ild_grade_section` says so)."""
+    from ensemble_helpers import clinical
+
+    if not populations.ild_applies(cohort.adsl):
+        return None
+    return km_figure(clinical.ild_stops(cohort), endpoint, by="ild_grade_group",
+                     title=f"{label(endpoint)} by ILD grade (T-DXd stopped for ILD)")
+
+
+def anti_her2_after_ild(cohort: Any, results: Any) -> Any:
+    """Share of the ILD stops re-treated with an anti-HER2 regimen (exact CI), overall and by ILD
+    grade group, recorded in ``results`` (the overall share estimates the published 81.5%)."""
+    from ensemble_helpers import clinical
+
+    applies = populations.ild_applies(cohort.adsl)
+    if not applies:
+        return note(applies.reason)
+    p = cohort.params
+    share = clinical.anti_her2_share(clinical.ild_stops(cohort))
+    clinical.record_rates(results, share, "ild_grade_group", endpoint="anti_her2")
+    return _rates_section(share, p, "Anti-HER2 regimen after T-DXd was stopped for ILD (exact CI)",
+                          {"share": clinical.withheld(share, p.min_cell_size)})
+
+
+def _rates_section(rates: pd.DataFrame, params: Params, caption: str, withheld: dict[str, list]) -> Any:
+    """One sentence naming what is withheld (when anything is), then the rates table."""
+    from ensemble_helpers import clinical, tables
+
+    sentence = clinical.withheld_sentence(withheld, params.min_cell_size)
+    table = tables.to_html(tables.response_table(rates, conf_level=params.conf_level,
+                                                 min_cell_size=params.min_cell_size), caption=caption)
+    return _html((note(sentence).data if sentence else "") + table)
+
+
+def ild_recurrence_by(cohort: Any, results: Any, by: str) -> Any:
+    """ILD recurrence among the ILD stops by ``by`` (``ild_grade_group`` or
+    :data:`ensemble_helpers.clinical.RETREATMENT`): the crude
+    rate and the cumulative incidence at the timepoints (death competing), exact / Aalen–Johansen
+    CIs, recorded in ``results``; the cumulative incidence curves of the groups with at least
+    ``min_cell_size`` patients and recurrences. One sentence names what cannot be shown."""
+    from ensemble_helpers import clinical, plots
+
+    applies = populations.ild_applies(cohort.adsl)
+    if not applies:
+        return note(applies.reason)
+    p = cohort.params
+    ild = clinical.ild_stops(cohort)
+    rates = clinical.recurrence_rates(ild, by)
+    curve, at = clinical.recurrence_incidence(ild, by)
+    clinical.record_rates(results, rates, by, endpoint=clinical.RECURRENCE_MEASURE)
+    clinical.record_incidence(results, at, by, p.timepoints)
+    both = pd.concat([rates, at], ignore_index=True)
+    drawn = clinical.drawable_groups(rates, p.min_cell_size)
+    levels = [g for g in rates["group"] if str(g) != "Overall"]
+    what = in_sentence(by).replace(" (T-DXd stopped for ILD)", "")
+    if drawn:
+        frame = ild.endpoint("ILDREC")
+        plots.cuminc_plot(curve[curve["group"].isin(drawn)], min_cell_size=p.min_cell_size,
+                          durations={g: frame.loc[(frame[by] == g).to_numpy(), "AVAL"].to_numpy() for g in drawn},
+                          title=f"Cumulative incidence of ILD recurrence by {what} (death competing)")
+    return _rates_section(both, p, f"ILD recurrence by {what} (T-DXd stopped for ILD)",
+                          {"rates": clinical.withheld(both, p.min_cell_size),
+                           "cumulative incidence curve": [g for g in levels if g not in drawn]})
