@@ -20,9 +20,9 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml
 # git strips notebook outputs when a notebook is staged (.gitattributes): autosave never reaches a commit
 git-filter:
 	@if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then \
-	  git config filter.nbstripout.clean "'$(abspath $(BIN))/python' -m nbstripout" && \
+	  git config filter.nbstripout.clean "'$(abspath $(BIN))/python' -m nbstripout --keep-id" && \
 	  git config filter.nbstripout.smudge cat && \
-	  git config diff.ipynb.textconv "'$(abspath $(BIN))/python' -m nbstripout -t"; fi
+	  git config diff.ipynb.textconv "'$(abspath $(BIN))/python' -m nbstripout --keep-id -t"; fi
 
 # scratch/ (git-ignored) is where explorers work; explore.ipynb is a starter, never overwritten
 scratch:

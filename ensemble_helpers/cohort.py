@@ -12,6 +12,7 @@ import pandas as pd
 from ensemble_helpers.endpoints import analysis_frame, derive_adsl, derive_adtte
 from ensemble_helpers.params import Params, ParameterError, Range, level_mask, load_params
 from ensemble_helpers.schema import load_patients
+from ensemble_helpers.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +45,11 @@ class Cohort:
     def endpoint(self, paramcd: str) -> pd.DataFrame:
         """One endpoint joined to ADSL (see :func:`ensemble_helpers.endpoints.analysis_frame`)."""
         return analysis_frame(self.adsl, self.adtte, paramcd)
+
+    @property
+    def settings(self) -> Settings:
+        """The run's settings (``params.settings``): pass as ``settings=`` to tables and plots."""
+        return self.params.settings
 
     @property
     def endpoints(self) -> tuple[str, ...]:

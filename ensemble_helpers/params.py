@@ -43,11 +43,14 @@ import functools
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
 import yaml
+
+if TYPE_CHECKING:
+    from ensemble_helpers.settings import Settings
 
 from ensemble_helpers.exceptions import EnsembleError
 
@@ -263,6 +266,14 @@ class Params:
     def output_path(self) -> Path:
         """The output folder as an absolute path."""
         return resolve_path(self.output_dir)
+
+    @property
+    def settings(self) -> "Settings":
+        """The run's :class:`~ensemble_helpers.settings.Settings` (confidence level, CI transform,
+        timepoints, ``min_cell_size``), passed down as ``settings=``."""
+        from ensemble_helpers.settings import Settings
+
+        return Settings.from_params(self)
 
 
 #: Parameters of a run (notebook variables).

@@ -108,8 +108,7 @@ def km_figure(cohort: Any, endpoint: str, by: str | None = None, **kwargs: Any) 
     by_text = "" if by is None else " by " + in_sentence(by)
     kwargs.setdefault("title", label(endpoint) + by_text)
     return plots.km_plot(
-        frame, "AVAL", "event", by=by, conf_level=p.conf_level,
-        ci_transform=p.ci_transform, min_cell_size=p.min_cell_size, **kwargs,
+        frame, "AVAL", "event", by=by, settings=p.settings, **kwargs,
     )
 
 
@@ -130,8 +129,7 @@ def subgroup_section(cohort: Any, results: Any, variable: str) -> Any:
     out = analysis.subgroup_analyses(cohort, variable)
     analysis.record_subgroups(results, out, variable, p.timepoints)
     parts = [tables.to_html(
-        tables.endpoint_table(out["summaries"], timepoints=p.timepoints, conf_level=p.conf_level,
-                              min_cell_size=p.min_cell_size),
+        tables.endpoint_table(out["summaries"], settings=p.settings),
         caption=f"PFS and OS by {in_sentence(variable)}",
     )]
     parts.append(tables.to_html(tables.logrank_table(out["logrank"]), caption="Log-rank test"))
@@ -145,7 +143,7 @@ def subgroup_section(cohort: Any, results: Any, variable: str) -> Any:
             caption = (f"Cox hazard ratio adjusted for {ADJUSTMENT_TEXT} (complete cases)" if adjusted
                        else "Cox hazard ratio, unadjusted")
             parts.append(tables.to_html(
-                tables.hr_table(shown, conf_level=p.conf_level, min_cell_size=p.min_cell_size, show_counts=True),
+                tables.hr_table(shown, settings=p.settings, show_counts=True),
                 caption=caption,
             ))
         parts.append(tables.to_html(tables.ph_table(out["ph"]), caption="Proportional hazards (cox.zph)"))
@@ -180,7 +178,7 @@ def start(namespace: Any, params_file: str | None, notebook: str) -> tuple[Param
     cohort, _ = populations.shaped_cohort(load_cohort(params))  # empty levels out of every table
     plots.set_theme()
     export.start(export.Publication(notebook, params.output_path(), title=params.title,
-                                    min_cell_size=params.min_cell_size))
+                                    min_cell_size=params.settings.min_cell_size))
     return params, cohort, Results(notebook)
 
 
@@ -215,7 +213,7 @@ def response_by(cohort: Any, results: Any, variable: str) -> Any:
     results.add_proportions(resp, variable=variable, analysis="response")
     caption = f"Response by {in_sentence(variable)}"
     return tables.display_table(
-        tables.response_table(resp, conf_level=p.conf_level, min_cell_size=p.min_cell_size), caption=caption
+        tables.response_table(resp, settings=p.settings), caption=caption
     )
 
 
@@ -223,7 +221,7 @@ def top_regimens(cohort: Any, n: int = 10) -> pd.DataFrame:
     """The most frequent first post-T-DXd regimens (rare ones pooled, never named)."""
     from ensemble_helpers.tables import top_counts
 
-    table = top_counts(cohort.adsl["next_regimen"], n=n, min_cell_size=cohort.params.min_cell_size)
+    table = top_counts(cohort.adsl["next_regimen"], n=n, settings=cohort.settings)
     return table.rename(columns={"next_regimen": "Regimen"})
 
 
@@ -245,7 +243,7 @@ def ild_figure(cohort: Any) -> Any:
                     f"recurrence(s) (fewer than {p.min_cell_size}: each step would show one patient).")
     curve, _ = analysis.ild_cumulative_incidence(cohort)
     return plots.cuminc_plot(curve, label="ILD recurrence (death competing)", durations=ild["AVAL"],
-                             min_cell_size=p.min_cell_size, title="Cumulative incidence of ILD recurrence")
+                             settings=p.settings, title="Cumulative incidence of ILD recurrence")
 
 
 def ild_rate(cohort: Any, results: Any) -> Any:
@@ -271,7 +269,7 @@ def ild_grades(cohort: Any) -> Any:
     adsl = cohort.adsl
     grades = analysis.frequencies(adsl[adsl["tdxd_discontinuation_reason"] == populations.ILD_REASON],
                                   "tdxd_ild_grade", dropna=True)
-    return tables.display_table(frequency_table(grades, cohort.params.min_cell_size, "ILD grade"),
+    return tables.display_table(frequency_table(grades, heading="ILD grade", settings=cohort.settings),
                                 caption="ILD grade (T-DXd stopped for ILD)")
 
 
@@ -286,7 +284,7 @@ def response_overall(cohort: Any, results: Any) -> Any:
     p = cohort.params
     resp = analysis.response(cohort)
     results.add_proportions(resp, analysis="response")
-    return tables.display_table(tables.response_table(resp, conf_level=p.conf_level, min_cell_size=p.min_cell_size),
+    return tables.display_table(tables.response_table(resp, settings=p.settings),
                                 caption="Best overall response")
 
 
@@ -301,7 +299,7 @@ def table_one(cohort: Any, by: str = "next_class") -> Any:
     adsl = cohort.adsl
     split = populations.table_one_split(adsl, by)
     variables = [v for v in analysis.baseline_variables(adsl) if adsl[v].notna().any()]
-    table = tables.table_one(adsl, split, variables, min_cell_size=cohort.params.min_cell_size)
+    table = tables.table_one(adsl, split, variables, settings=cohort.settings)
     shown = tables.to_html(table, caption="Baseline characteristics")
     if split is None:
         shown = note(f"Overall column only: {populations.subgroup_applies(adsl, by).detail}.").data + shown
@@ -311,7 +309,7 @@ def table_one(cohort: Any, by: str = "next_class") -> Any:
         groups = compared.assign(**{comp.variable: pd.Categorical(compared[comp.variable].astype(object),
                                                                   categories=list(comp.levels))})
         table = tables.table_one(groups, comp.variable, [v for v in variables if v != comp.variable], overall=False,
-                                 smd=True, min_cell_size=cohort.params.min_cell_size)
+                                 smd=True, settings=cohort.settings)
         shown += tables.to_html(table, caption=f"Baseline characteristics: {label(comp.treatment)} vs "
                                                f"{label(comp.reference)} (standardised mean differences)")
     return _html(shown)
@@ -342,7 +340,7 @@ def forest_section(cohort: Any, results: Any, endpoint: str = "PFS") -> Any:
     name = label(endpoint)
     if comp is None:
         forest = analysis.forest_table(cohort, endpoint, variables)
-        plots.forest_plot(forest, min_cell_size=p.min_cell_size, title=f"{name}: hazard ratio by subgroup")
+        plots.forest_plot(forest, settings=p.settings, title=f"{name}: hazard ratio by subgroup")
         fits = [({"endpoint": endpoint, "model": label(v)}, analysis.hazard_model(cohort, endpoint, v)[1])
                 for v in variables]
         ph = analysis.ph_tests(fits)
@@ -350,10 +348,10 @@ def forest_section(cohort: Any, results: Any, endpoint: str = "PFS") -> Any:
         return _html((note(text).data if text else "") + shown)
     forest = comparison.subgroup_forest(cohort, endpoint, variables)
     comparison.record_forest(results, forest, endpoint)
-    plots.forest_plot(forest, min_cell_size=p.min_cell_size, conf_level=p.conf_level, p_label="Interaction p",
+    plots.forest_plot(forest, settings=p.settings, p_label="Interaction p",
                       title=f"{name}: {label(comp.treatment)} vs {label(comp.reference)} by subgroup",
                       xlabel=f"Hazard ratio ({label(comp.treatment)} vs {label(comp.reference)})")
-    shown = tables.to_html(tables.subgroup_hr_table(forest, conf_level=p.conf_level, min_cell_size=p.min_cell_size),
+    shown = tables.to_html(tables.subgroup_hr_table(forest, settings=p.settings),
                            caption=f"{name}: {label(comp.treatment)} vs {label(comp.reference)} within subgroups")
     return _html((note(text).data if text else "") + shown)
 
@@ -388,7 +386,7 @@ def comparison_section(cohort: Any, results: Any) -> Any:
     for adjusted, part in hr.groupby("adjusted", sort=True):
         caption = (f"Cox hazard ratio adjusted for {ADJUSTMENT_TEXT} (complete cases)" if adjusted
                    else "Cox hazard ratio, unadjusted")
-        parts.append(tables.to_html(tables.hr_table(part, conf_level=p.conf_level, min_cell_size=p.min_cell_size,
+        parts.append(tables.to_html(tables.hr_table(part, settings=p.settings,
                                                     show_counts=True), caption=caption))
     term_labels = {comparison.TREATED: f"{label(comp.treatment)} vs {label(comp.reference)}"}
     parts.append(tables.to_html(tables.ph_table(ph, term_labels), caption="Proportional hazards (cox.zph)"))
@@ -409,7 +407,7 @@ def comparison_ph_figure(cohort: Any, endpoint: str) -> Any:
     fit = fits[0][1]
     coef = float(fit.table.loc[fit.table["term"] == comparison.TREATED, "coef"].iloc[0])
     name = f"{label(comp.treatment)} vs {label(comp.reference)}"
-    return schoenfeld_plot(stats.cox_zph(fit), comparison.TREATED, coef, min_cell_size=cohort.params.min_cell_size,
+    return schoenfeld_plot(stats.cox_zph(fit), comparison.TREATED, coef, settings=cohort.settings,
                            term_label=name, title=f"{label(endpoint)}: {name}")
 
 
@@ -441,13 +439,13 @@ def adjusted_comparison(cohort: Any, results: Any) -> Any:
         return note(f"No adjusted comparison: {exc}.", kind="warning")
     adjust.record(results, res, p.min_cell_size)
     shown = adjust.shown_balance(res, p.min_cell_size)
-    propensity_plot(res.fit.scores, res.fit.treated, res.levels, min_cell_size=p.min_cell_size)
+    propensity_plot(res.fit.scores, res.fit.treated, res.levels, settings=p.settings)
     love_plot(shown)
     name = f"{label(comp.treatment)} vs {label(comp.reference)}"
     parts = [
-        tables.to_html(tables.weighted_estimates_table(res, conf_level=p.conf_level, min_cell_size=p.min_cell_size),
+        tables.to_html(tables.weighted_estimates_table(res, settings=p.settings),
                        caption=f"{name}: unadjusted, covariate-adjusted and {p.weighting}-weighted estimates"),
-        tables.to_html(tables.weight_summary_table(res.summary, min_cell_size=p.min_cell_size),
+        tables.to_html(tables.weight_summary_table(res.summary, settings=p.settings),
                        caption=f"Propensity scores and {p.weighting} weights by group"),
         tables.to_html(tables.balance_table(shown), caption="Standardised mean differences before and after weighting"),
     ]

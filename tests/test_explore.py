@@ -3,6 +3,7 @@ never breaks the project (declared notebooks, scratch/, output-free commits)."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -130,6 +131,8 @@ def test_nbstripout_filter_keeps_outputs_out_of_commits(tmp_path):
     assert "*.ipynb filter=nbstripout" in (ROOT / ".gitattributes").read_text()
     makefile = (ROOT / "Makefile").read_text()
     assert "filter.nbstripout.clean" in makefile
+    clean = re.search(r'filter\.nbstripout\.clean "(.*?)"', makefile).group(1)
+    assert "--keep-id" in clean  # cell ids stay as committed: saving a notebook is not a diff of every cell
     repo = tmp_path / "repo"
     (repo / "notebooks").mkdir(parents=True)
     shutil.copy(ROOT / ".gitattributes", repo / ".gitattributes")
@@ -139,10 +142,11 @@ def test_nbstripout_filter_keeps_outputs_out_of_commits(tmp_path):
         subprocess.run([git, "-C", str(repo), *args], check=True, capture_output=True)
 
     run("init", "-q")
-    run("config", "filter.nbstripout.clean", f"'{sys.executable}' -m nbstripout")
+    run("config", "filter.nbstripout.clean", f"'{sys.executable}' -m nbstripout --keep-id")
     run("config", "filter.nbstripout.smudge", "cat")
     nb_path = repo / "notebooks" / "02_endpoints.ipynb"
     nb = nbformat.read(nb_path, as_version=4)
+    ids = [c.id for c in nb.cells]
     for i, cell in enumerate(c for c in nb.cells if c.cell_type == "code"):
         cell.execution_count = i + 1
         cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="autosaved\n")]
@@ -150,4 +154,5 @@ def test_nbstripout_filter_keeps_outputs_out_of_commits(tmp_path):
     run("add", "notebooks/02_endpoints.ipynb")
     staged = committed_notebook(nb_path)
     assert all(not c.outputs and c.execution_count is None for c in staged.cells if c.cell_type == "code")
+    assert [c.id for c in staged.cells] == ids
     assert notebook_problems(nb_path) == []  # the working copy has outputs; what is committed has none

@@ -61,7 +61,7 @@ def project(tmp_path_factory) -> Path:
     (root / "ensemble_helpers").symlink_to(ROOT / "ensemble_helpers")  # the project root marker
     write_cohort(generate_cohort(n=300, n_sites=40, seed=3), root / "data" / "ensemble_synthetic.csv")
     _git(root, "init", "-q")
-    _git(root, "config", "filter.nbstripout.clean", f"'{sys.executable}' -m nbstripout")
+    _git(root, "config", "filter.nbstripout.clean", f"'{sys.executable}' -m nbstripout --keep-id")
     _git(root, "config", "filter.nbstripout.smudge", "cat")
     _git(root, "add", "notebooks", "params", "pyproject.toml", ".gitattributes", ".gitignore")
     _git(root, "commit", "-q", "-m", "workbook")

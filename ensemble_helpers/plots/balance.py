@@ -12,8 +12,10 @@ from ensemble_helpers import labels as _labels
 from ensemble_helpers.plots._figure import _finish, _new_axes
 from ensemble_helpers.plots.style import OKABE_ITO, group_color, theme
 from ensemble_helpers.privacy import is_suppressed
+from ensemble_helpers.settings import takes_settings
 
 
+@takes_settings
 def propensity_plot(
     scores: Any, treated: Any, levels: Sequence[Any], ax: Axes | None = None, *, bins: int = 20,
     min_cell_size: int | None = None,

@@ -16,8 +16,10 @@ from ensemble_helpers import labels as _labels
 from ensemble_helpers.privacy import is_suppressed, suppress_count, suppress_count_pct
 from ensemble_helpers.plots._figure import _finish, _new_axes
 from ensemble_helpers.plots.style import _color_key, group_color, GROUP_COLORS, OKABE_ITO, theme
+from ensemble_helpers.settings import takes_settings
 
 
+@takes_settings
 def bar_plot(
     counts_df: pd.DataFrame,
     x: str = "n",
@@ -99,6 +101,7 @@ def bar_plot(
         return _finish(ax, created)
 
 
+@takes_settings
 def hist_plot(
     values: Any,
     ax: Axes | None = None,
@@ -156,6 +159,7 @@ def hist_plot(
         return _finish(ax, created)
 
 
+@takes_settings
 def flow_plot(
     attrition_df: pd.DataFrame,
     ax: Axes | None = None,

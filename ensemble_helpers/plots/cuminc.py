@@ -20,8 +20,10 @@ from ensemble_helpers.plots._figure import (
     _time_ticks,
 )
 from ensemble_helpers.plots.style import group_colors, GROUP_COLORS, theme
+from ensemble_helpers.settings import takes_settings
 
 
+@takes_settings
 def cuminc_plot(
     curve: pd.DataFrame,
     ax: Axes | None = None,

@@ -17,6 +17,7 @@ from ensemble_helpers.privacy import suppress_count
 from ensemble_helpers.formats import format_estimate, format_p
 from ensemble_helpers.plots._figure import _finish, _new_axes
 from ensemble_helpers.plots.style import theme
+from ensemble_helpers.settings import takes_settings
 
 
 def _text_width_pt(texts: Sequence[Any], renderer: Any, dpi: float) -> float:
@@ -55,6 +56,7 @@ def _marker_size(weight: np.ndarray, i: int, is_overall: np.ndarray) -> float:
     return float(max(3.0, 11.0 * np.sqrt(weight[i] / finite.max())))
 
 
+@takes_settings
 def forest_plot(
     hr_table: pd.DataFrame,
     ax: Axes | None = None,

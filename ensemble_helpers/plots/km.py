@@ -28,6 +28,7 @@ from ensemble_helpers.plots._figure import (
     _time_ticks,
 )
 from ensemble_helpers.plots.style import group_colors, theme
+from ensemble_helpers.settings import takes_settings
 
 logger = logging.getLogger(__name__)
 
@@ -103,6 +104,7 @@ def _step_points(km: _KM, max_points: int, xmax: float) -> tuple[np.ndarray, ...
     return x, y, ylo, yhi
 
 
+@takes_settings
 def km_plot(
     df: pd.DataFrame,
     duration: str,

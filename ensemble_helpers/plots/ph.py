@@ -21,6 +21,7 @@ from ensemble_helpers import labels as _labels
 from ensemble_helpers.formats import format_p
 from ensemble_helpers.plots._figure import _finish, _new_axes
 from ensemble_helpers.plots.style import OKABE_ITO, theme
+from ensemble_helpers.settings import takes_settings
 
 
 def binned_residuals(time: Any, residuals: Any, min_cell_size: int | None = 5, bins: int = 10) -> pd.DataFrame:
@@ -68,6 +69,7 @@ def binned_residuals(time: Any, residuals: Any, min_cell_size: int | None = 5, b
     return pd.DataFrame(rows)
 
 
+@takes_settings
 def schoenfeld_plot(
     zph: Any, term: str, coef: float, ax: Axes | None = None, *, min_cell_size: int | None = 5,
     term_label: str | None = None, title: str | None = None, xlabel: str = "Months",

@@ -13,8 +13,10 @@ from ensemble_helpers.privacy import suppress_count, suppress_count_pct
 from ensemble_helpers.tables._common import (
     _value_label,
 )
+from ensemble_helpers.settings import takes_settings
 
 
+@takes_settings
 def top_counts(
     series: pd.Series, n: int = 10, min_cell_size: int | None = 5, *, digits: int = 1,
     other_label: str = "All other values",
@@ -71,6 +73,7 @@ def top_counts(
     return pd.DataFrame(rows, columns=[name, "n (%)"])
 
 
+@takes_settings
 def frequency_table(freq: pd.DataFrame, min_cell_size: int | None, heading: str = "Category") -> pd.DataFrame:
     """Format :func:`ensemble_helpers.describe.frequencies` output as ``n (%)`` with suppression."""
     total = int(freq["n"].sum())
@@ -82,6 +85,7 @@ def frequency_table(freq: pd.DataFrame, min_cell_size: int | None, heading: str 
     )
 
 
+@takes_settings
 def attrition_table(attrition: pd.DataFrame, min_cell_size: int | None) -> pd.DataFrame:
     """The attrition steps with suppressed counts."""
     return pd.DataFrame(
@@ -93,6 +97,7 @@ def attrition_table(attrition: pd.DataFrame, min_cell_size: int | None) -> pd.Da
     )
 
 
+@takes_settings
 def site_table(sites: pd.DataFrame, min_cell_size: int | None) -> pd.DataFrame:
     """Format :func:`ensemble_helpers.describe.site_summary` (no site is named)."""
     row = sites.iloc[0]

@@ -28,8 +28,10 @@ from ensemble_helpers.tables._common import (
     _require,
     _value_label,
 )
+from ensemble_helpers.settings import takes_settings
 
 
+@takes_settings
 def endpoint_table(
     summary: pd.DataFrame,
     *,
@@ -123,6 +125,7 @@ def endpoint_table(
     return pd.DataFrame(rows, columns=cols)
 
 
+@takes_settings
 def response_table(
     summary: pd.DataFrame,
     *,
@@ -174,6 +177,7 @@ def response_table(
     return pd.DataFrame(rows, columns=cols)
 
 
+@takes_settings
 def published_table(comparison: pd.DataFrame, conf_level: float = 0.95, min_cell_size: int | None = 5) -> pd.DataFrame:
     """Format :func:`ensemble_helpers.published.compare_published` output for display.
 
@@ -207,6 +211,7 @@ def published_table(comparison: pd.DataFrame, conf_level: float = 0.95, min_cell
     return pd.DataFrame(out)
 
 
+@takes_settings
 def followup_table(fu: pd.DataFrame, conf_level: float, min_cell_size: int | None) -> pd.DataFrame:
     """Format :func:`ensemble_helpers.stats.followup_median` output."""
     row = fu.iloc[0]

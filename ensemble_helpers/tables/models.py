@@ -24,8 +24,10 @@ from ensemble_helpers.tables._common import (
     _require,
     _value_label,
 )
+from ensemble_helpers.settings import takes_settings
 
 
+@takes_settings
 def hr_table(
     cox: pd.DataFrame,
     *,
@@ -118,6 +120,7 @@ def _model_notes(cox: pd.DataFrame) -> list[str]:
     return list(dict.fromkeys(notes))
 
 
+@takes_settings
 def subgroup_hr_table(forest: pd.DataFrame, *, conf_level: float = 0.95, min_cell_size: int | None = 5,
                       digits: int = 2) -> pd.DataFrame:
     """The treatment-effect forest (:func:`ensemble_helpers.comparison.subgroup_forest`) as a table.
@@ -145,6 +148,7 @@ def subgroup_hr_table(forest: pd.DataFrame, *, conf_level: float = 0.95, min_cel
     return out
 
 
+@takes_settings
 def weighted_estimates_table(comp: Any, *, conf_level: float = 0.95, min_cell_size: int | None = 5,
                              digits: int = 2) -> pd.DataFrame:
     """Unadjusted, covariate-adjusted and weighted estimates of an
@@ -188,6 +192,7 @@ def weighted_estimates_table(comp: Any, *, conf_level: float = 0.95, min_cell_si
     return out
 
 
+@takes_settings
 def weight_summary_table(summary: pd.DataFrame, *, min_cell_size: int | None = 5) -> pd.DataFrame:
     """:func:`ensemble_helpers.adjust.weight_summary` as a table: patients, effective sample size,
     weight percentiles (1st, median, 99th; never the minimum or maximum: one patient's value),

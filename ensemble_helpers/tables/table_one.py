@@ -32,10 +32,12 @@ from ensemble_helpers.tables._common import (
     _value_label,
     _variable_type,
 )
+from ensemble_helpers.settings import takes_settings
 
 logger = logging.getLogger(__name__)
 
 
+@takes_settings
 def table_one(
     adsl: pd.DataFrame,
     by: str | None,
