@@ -71,9 +71,9 @@ LABELS: Mapping[str, str] = MappingProxyType(
         "grade_3_5": "Grade 3-5",
         "grade_unknown": "Grade unknown",
         # re-treatment of the ILD stops (clinical.RETREATMENT)
-        "anti_her2_retreatment": "Anti-HER2 regimen after the ILD stop",
-        "anti_her2_next": "Anti-HER2 regimen next",
-        "no_anti_her2_next": "No anti-HER2 regimen next",
+        "anti_her2_retreatment": "Anti-HER2 re-treatment",
+        "anti_her2_next": "Anti-HER2 next",
+        "no_anti_her2_next": "No anti-HER2 next",
         "Overall": "Overall",
     }
 )

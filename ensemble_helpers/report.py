@@ -583,7 +583,7 @@ def ild_recurrence_by(cohort: Any, results: Any, by: str) -> Any:
         frame = ild.endpoint("ILDREC")
         plots.cuminc_plot(curve[curve["group"].isin(drawn)], min_cell_size=p.min_cell_size,
                           durations={g: frame.loc[(frame[by] == g).to_numpy(), "AVAL"].to_numpy() for g in drawn},
-                          title=f"Cumulative incidence of ILD recurrence by {what} (death competing)")
+                          title=f"ILD recurrence by {what}")
     return _rates_section(both, p, f"ILD recurrence by {what} (T-DXd stopped for ILD)",
                           {"rates": clinical.withheld(both, p.min_cell_size),
                            "cumulative incidence curve": [g for g in levels if g not in drawn]})

@@ -1,4 +1,4 @@
-"""The three notebooks: committed clean, and run with every shipped parameter file.
+"""The workbook's notebooks: committed clean, and run with every shipped parameter file.
 
 The runs use a small synthetic cohort (400 patients) so the suite stays quick; each run's
 results.json is checked against the helpers called directly on the same data.
@@ -15,7 +15,7 @@ import pytest
 import yaml
 from scipy.stats import norm
 
-from ensemble_helpers import analysis
+from ensemble_helpers import analysis, clinical, populations
 from ensemble_helpers.batch.plan import WORKBOOK_NOTEBOOK, workbook_notebooks
 from ensemble_helpers.cohort import load_cohort
 from ensemble_helpers.params import load_params
@@ -31,7 +31,7 @@ PARAM_FILES = sorted((ROOT / "params").glob("*.yaml"))
 
 def test_declared_notebooks_and_five_parameter_files():
     # the workbook is notebooks/NN_name.ipynb (batch.plan.WORKBOOK_NOTEBOOK); a scratch notebook is not
-    assert {"01_cohort", "02_endpoints", "03_subgroups"} <= {p.stem for p in NOTEBOOKS}
+    assert {"01_cohort", "02_endpoints", "03_subgroups", "04_clinical_questions"} <= {p.stem for p in NOTEBOOKS}
     assert all(WORKBOOK_NOTEBOOK.match(p.name) for p in NOTEBOOKS)
     assert len(PARAM_FILES) >= 5
 
@@ -130,6 +130,30 @@ def test_results_match_helpers_called_directly(batch):
             assert set(rec.loc[rec["analysis"] == "smd", "group"]) == {"unweighted", "weighted"}
         else:
             assert not rec["analysis"].isin(["subgroup_hr", "iptw_hr", "smd"]).any()
+        # 04: PFS by T-DXd response x reason stopped, anti-HER2 share and ILD recurrence of the ILD stops
+        _check_clinical_questions(_records(runs[(name, "04_clinical_questions")]), cohort)
+
+
+def _check_clinical_questions(rec: pd.DataFrame, cohort) -> None:
+    """04_clinical_questions' records equal ensemble_helpers.clinical called directly."""
+    res = clinical.survival_by(cohort, "tdxd_response_by_stop", clinical.RESPONSE_REFERENCE, endpoints=("PFS",))
+    for row in res.summaries[res.summaries["n"] > 0].to_dict("records"):
+        got = _one(rec, "km_median", "PFS", f"tdxd_response_by_stop={row['group']}")
+        assert got["n"] == row["n"]
+        assert (got["estimate"] is None and pd.isna(row["median"])) or got["estimate"] == pytest.approx(row["median"])
+    for row in res.hr.to_dict("records"):
+        got = _one(rec, "cox_hr", "PFS", f"tdxd_response_by_stop={row['level']}")["estimate"]
+        assert (got is None and pd.isna(row["hr"])) or got == pytest.approx(row["hr"])
+    ild = rec[rec["group"] == "tdxd_discontinuation_reason=ild"]
+    if not populations.ild_applies(cohort.adsl):
+        assert ild.empty
+        return
+    stops = clinical.ild_stops(cohort)
+    for endpoint, table in (("anti_her2", clinical.anti_her2_share(stops)),
+                            ("ILD recurrence", clinical.recurrence_rates(stops, "ild_grade_group"))):
+        want = table.set_index("group").loc["Overall"]
+        got = _one(rec, "proportion", endpoint, "tdxd_discontinuation_reason=ild")
+        assert (got["events"], got["n"]) == (want["successes"], want["n"])
 
 
 def comparison_group(cohort) -> str:
