@@ -469,8 +469,7 @@ def _grouped_survival(cohort: Any, results: Any, res: Any, what: str) -> Any:
     if hidden:
         parts.append(note(hidden).data)
     parts.append(tables.to_html(
-        tables.endpoint_table(res.summaries, timepoints=p.timepoints, conf_level=p.conf_level,
-                              min_cell_size=p.min_cell_size),
+        tables.endpoint_table(res.summaries, settings=p.settings),
         caption=f"PFS and OS by {what}"))
     if res.hr.empty:
         parts.append(note(f"Fewer than two groups with at least {p.min_cell_size} patients: no log-rank test or "
@@ -482,7 +481,7 @@ def _grouped_survival(cohort: Any, results: Any, res: Any, what: str) -> Any:
     if res.reference != res.preferred:
         footnote = (f"The stated reference, {label(res.preferred)}, has fewer than {p.min_cell_size} patients "
                     f"or none in this population: the reference here is {label(res.reference)}.")
-    hr = tables.hr_table(res.hr, conf_level=p.conf_level, min_cell_size=p.min_cell_size, show_counts=True)
+    hr = tables.hr_table(res.hr, settings=p.settings, show_counts=True)
     hr = hr.rename(columns={tables.EXCLUDED: f"Left out (groups of fewer than {p.min_cell_size})"})
     parts.append(tables.to_html(
         hr,
@@ -553,8 +552,7 @@ def _rates_section(rates: pd.DataFrame, params: Params, caption: str, withheld: 
     from ensemble_helpers import clinical, tables
 
     sentence = clinical.withheld_sentence(withheld, params.min_cell_size)
-    table = tables.to_html(tables.response_table(rates, conf_level=params.conf_level,
-                                                 min_cell_size=params.min_cell_size), caption=caption)
+    table = tables.to_html(tables.response_table(rates, settings=params.settings), caption=caption)
     return _html((note(sentence).data if sentence else "") + table)
 
 
@@ -581,7 +579,7 @@ def ild_recurrence_by(cohort: Any, results: Any, by: str) -> Any:
     what = in_sentence(by).replace(" (T-DXd stopped for ILD)", "")
     if drawn:
         frame = ild.endpoint("ILDREC")
-        plots.cuminc_plot(curve[curve["group"].isin(drawn)], min_cell_size=p.min_cell_size,
+        plots.cuminc_plot(curve[curve["group"].isin(drawn)], settings=p.settings,
                           durations={g: frame.loc[(frame[by] == g).to_numpy(), "AVAL"].to_numpy() for g in drawn},
                           title=f"ILD recurrence by {what}")
     return _rates_section(both, p, f"ILD recurrence by {what} (T-DXd stopped for ILD)",
