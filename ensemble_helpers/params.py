@@ -235,6 +235,11 @@ class Params:
     weighting : str
         Propensity-score weights of the adjusted comparison: ``overlap`` (default), ``ate``
         (stabilised inverse probability of treatment) or ``att`` (``docs/adjusted.md``).
+    internal_results : bool
+        Also write the unsuppressed ``results.json`` of each run, for the study team's own
+        checks, into ``<output-dir>/internal/<parameter set>/`` (owner-only, never linked from
+        ``index.html``). Default false: only the suppressed records are written
+        (``docs/disclosure.md``).
     output_dir : str
         Folder for ``results.json``: the notebook variable ``output_dir`` (default ``scratch``,
         git-ignored, never a batch's report folder); the batch runner sets it per run. Not a
@@ -256,6 +261,7 @@ class Params:
     derived_variables: tuple[DerivedVariable, ...] = ()
     comparison: Comparison | None = None
     weighting: str = "overlap"
+    internal_results: bool = False
     output_dir: str = "scratch"
     source: str = "<parameters>"
 
@@ -560,9 +566,31 @@ def params_from_mapping(values: Mapping[str, Any], source: str = "<parameters>")
         out["subgroup_variables"] = tuple(sv)
     if "published_comparison" in v:
         out["published_comparison"] = _typed(source, "published_comparison", v["published_comparison"], bool)
+    _refuse_identifying_columns(source, out, derived)
+    if "internal_results" in v:
+        out["internal_results"] = _typed(source, "internal_results", v["internal_results"], bool)
     if "output_dir" in v and v["output_dir"] is not None:
         out["output_dir"] = str(_typed(source, "output_dir", v["output_dir"], (str, Path)))
     return Params(**out)
+
+
+def _refuse_identifying_columns(source: str, out: Mapping[str, Any],
+                                derived: tuple[DerivedVariable, ...]) -> None:
+    """A ParameterError when ``filters``, ``subgroup_variables`` or ``comparison`` name an
+    identifier, a date or (to split patients) an unbinned continuous variable
+    (:func:`ensemble_helpers.disclosure.refused_reason`); derived variables with cut points are
+    categories and always accepted."""
+    from ensemble_helpers.disclosure import refused_reason
+
+    binned = [d.name for d in derived]
+    uses = [(f"filters.{col}", col, "filters") for col in out.get("filters", {})]
+    uses += [("subgroup_variables", col, "subgroup_variables") for col in out.get("subgroup_variables", ())]
+    if out.get("comparison") is not None:
+        uses.append(("comparison.variable", out["comparison"].variable, "subgroup_variables"))
+    for key, col, use in uses:
+        reason = refused_reason(col, use, binned)
+        if reason:
+            raise ParameterError(source, key, reason)
 
 
 def parameters_from(namespace: Mapping[str, Any], params_file: str | None = None) -> Params:

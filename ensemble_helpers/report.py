@@ -176,10 +176,26 @@ def start(namespace: Any, params_file: str | None, notebook: str) -> tuple[Param
 
     params = parameters_from(namespace, params_file)
     cohort, _ = populations.shaped_cohort(load_cohort(params))  # empty levels out of every table
+    _check_subgroup_data(params, cohort.adsl)
     plots.set_theme()
     export.start(export.Publication(notebook, params.output_path(), title=params.title,
                                     min_cell_size=params.settings.min_cell_size))
     return params, cohort, Results(notebook)
+
+
+def _check_subgroup_data(params: Params, adsl: pd.DataFrame) -> None:
+    """A ParameterError when a subgroup or comparison variable holds dates or too many distinct
+    numbers to be a category (:func:`ensemble_helpers.disclosure.check_subgroup_column`): the
+    parameter check knows names only."""
+    from ensemble_helpers.disclosure import check_subgroup_column
+    from ensemble_helpers.params import ParameterError
+
+    uses = [("subgroup_variables", v) for v in params.subgroup_variables]
+    uses += [("comparison.variable", params.comparison.variable)] if params.comparison else []
+    for key, column in uses:
+        reason = check_subgroup_column(adsl[column], column) if column in adsl else None
+        if reason:
+            raise ParameterError(params.source, key, reason)
 
 
 def finish(params: Params, results: Any) -> list[Any]:

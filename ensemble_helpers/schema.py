@@ -384,31 +384,31 @@ def _check_names(names: Sequence[str], source: str) -> None:
 
 
 class _Labels:
-    """Example labels for messages: the patient_id, or the row number when the id is missing."""
+    """Example labels for messages: the patient_id with its row number (``PT-0042 (row 6)``), or
+    the row number alone when the id is missing. Row ``n`` is the ``n``-th data row (line
+    ``n + 1`` of a CSV file with a header); a published copy of the message keeps the row number
+    and loses the id (:func:`ensemble_helpers.disclosure.scrub_text`)."""
 
     def __init__(self, pid: np.ndarray) -> None:
         self._pid = pid
-        self._labels: np.ndarray | None = None
 
-    def __call__(self) -> np.ndarray:
-        if self._labels is None:
-            pid = self._pid
-            missing = pd.isna(pid)
-            labels = pid.astype(object).copy()
-            if missing.any():
-                rows = np.array([f"row {i + 1}" for i in range(len(pid))], dtype=object)
-                labels = np.where(missing, rows, labels)
-            self._labels = labels
-        return self._labels
+    def at(self, positions: np.ndarray, quote: bool = False) -> list[str]:
+        """Labels of the rows at 0-based ``positions`` (``quote``: the id as ``repr``)."""
+        out = []
+        for i in positions:
+            value = self._pid[int(i)]
+            if pd.isna(value):
+                out.append(f"row {int(i) + 1}")
+            else:
+                out.append(f"{value!r} (row {int(i) + 1})" if quote else f"{value} (row {int(i) + 1})")
+        return out
 
 
 def _violation(
     rule: str, columns: Iterable[str], mask: np.ndarray, ids: _Labels, quote: bool = False
 ) -> Violation:
     idx = np.flatnonzero(mask)
-    labels = ids()[idx[: MAX_EXAMPLES * 2]]
-    shown = [repr(v) if quote else str(v) for v in labels]
-    examples = list(dict.fromkeys(shown))[:MAX_EXAMPLES]
+    examples = list(dict.fromkeys(ids.at(idx[: MAX_EXAMPLES * 2], quote)))[:MAX_EXAMPLES]
     return Violation(rule, tuple(columns), int(idx.size), tuple(examples))
 
 

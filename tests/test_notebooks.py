@@ -53,6 +53,7 @@ def batch(tmp_path_factory):
     for f in PARAM_FILES:
         values = yaml.safe_load(f.read_text())
         values["data_path"] = str(data)
+        values["internal_results"] = True  # the unsuppressed records, compared below
         out = tmp / "params" / f.name
         out.parent.mkdir(exist_ok=True)
         out.write_text(yaml.safe_dump(values))
@@ -71,7 +72,11 @@ def test_every_run_succeeds(batch):
 
 
 def _records(run) -> pd.DataFrame:
-    return pd.DataFrame(read_results(run.paths["results"]))
+    """The run's unsuppressed records (``internal_results: true``), owner-only beside the reports."""
+    from ensemble_helpers.disclosure import INTERNAL_DIR
+
+    shared = Path(run.paths["results"])
+    return pd.DataFrame(read_results(shared.parents[1] / INTERNAL_DIR / run.param_set / shared.name))
 
 
 def _one(records, analysis_name, endpoint, group="Overall"):

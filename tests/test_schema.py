@@ -92,7 +92,7 @@ def test_each_date_rule(tmp_path, changes, rule, columns):
     match = [v for v in err.violations if rule in v.rule]
     assert match, str(err)
     assert match[0].columns == columns
-    assert match[0].count == 1 and match[0].examples == ("BAD",)
+    assert match[0].count == 1 and match[0].examples == ("BAD (row 2)",)  # id and data row
     assert "BAD" in str(err) and rule in str(err)
 
 
@@ -126,12 +126,20 @@ def test_value_rules(tmp_path, changes, column, words):
     err = _error(tmp_path, good, patient(patient_id="BAD", **changes))
     match = [v for v in err.violations if v.columns == (column,)]
     assert match and words in match[0].rule, str(err)
-    assert match[0].examples == ("BAD",)
+    assert match[0].examples == ("BAD (row 2)",)
 
 
 def test_duplicate_patient_id(tmp_path):
     err = _error(tmp_path, patient(), patient())
-    assert "duplicate" in str(err) and "P1" in str(err)
+    assert "duplicate" in str(err) and "P1 (row 1), P1 (row 2)" in str(err)
+
+
+def test_published_copy_of_an_error_names_rows_not_ids(tmp_path):
+    from ensemble_helpers.disclosure import scrub_text
+
+    err = _error(tmp_path, patient(), patient(patient_id="PT-9", age=5))
+    published = scrub_text(str(err), identifiers={"P1", "PT-9"})
+    assert "PT-9" not in published and "[id] (row 2)" in published
 
 
 def test_missing_and_misspelt_columns(tmp_path):

@@ -61,9 +61,22 @@ def select_key_estimates(records: Iterable[Mapping[str, Any]]) -> dict[str, Mapp
     return chosen
 
 
-#: A key estimate as text; the one format registry's :func:`ensemble_helpers.formats.format_record`
-#: (kept under the batch's name for its callers).
-format_estimate = format_record
+#: Text of a key estimate that the disclosure policy withheld (a group below ``min_cell_size``).
+WITHHELD = "suppressed (too few patients)"
+
+
+def format_estimate(record: Mapping[str, Any] | None) -> str:
+    """A key estimate as text (:func:`ensemble_helpers.formats.format_record`), or
+    :data:`WITHHELD` when ``results.json`` withheld it (``suppressed`` names ``estimate``).
+
+    Examples
+    --------
+    >>> format_estimate({"estimate": None, "unit": "months", "suppressed": {"estimate": "small group"}})
+    'suppressed (too few patients)'
+    """
+    if record is not None and "estimate" in (record.get("suppressed") or {}):
+        return WITHHELD
+    return format_record(record)
 
 
 _TEMPLATES = Path(__file__).resolve().parent / "templates"

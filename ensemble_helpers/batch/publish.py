@@ -13,6 +13,7 @@ import dataclasses
 import errno
 import io
 import json
+import logging
 import os
 import secrets
 import shutil
@@ -35,9 +36,25 @@ from ensemble_helpers.batch.runs import (
     RunSpec,
     _now,
 )
+from ensemble_helpers.batch.render import publishable_error
 from ensemble_helpers.cache import sha256_file
+from ensemble_helpers.disclosure import (
+    INTERNAL_DIR,
+    append_internal,
+    data_identifiers,
+    publishable_notebook,
+    publishable_records,
+    set_shared_permissions,
+    write_internal,
+)
+from ensemble_helpers.params import Params
 
-__all__ = ["DataWatch", "check_writable", "publish_run"]
+__all__ = ["DataWatch", "ERRORS_LOG", "check_writable", "publish_run"]
+
+logger = logging.getLogger(__name__)
+
+#: Owner-only log (under ``<output-dir>/internal/``) of run errors as raised, ids included.
+ERRORS_LOG = "errors.log"
 
 
 def _replace_dir(src: Path, dst: Path, trash: Path) -> None:
@@ -47,6 +64,46 @@ def _replace_dir(src: Path, dst: Path, trash: Path) -> None:
     os.replace(src, dst)
 
 
+def min_cell_size_of(spec: RunSpec) -> int | None:
+    """The run's ``min_cell_size`` (the parameter file's, else the default of :class:`Params`)."""
+    return spec.parameters.get("min_cell_size", Params.min_cell_size)
+
+
+def _internal_results_path(spec: RunSpec) -> str:
+    """Where an unsuppressed results file goes, relative to ``<output-dir>/internal/``."""
+    return f"{spec.param_set}/{spec.notebook}.results.json"
+
+
+def _stage_results(spec: RunSpec, raw: Path, staged: Path) -> None:
+    """The publishable ``results.json`` of a run (staged beside the run), and its unsuppressed
+    records in ``<output-dir>/internal/`` when the parameter ``internal_results`` is true.
+
+    The records go through :func:`ensemble_helpers.disclosure.publishable_records` with the
+    run's ``min_cell_size``: no count from 1 to k-1, none that gives one back by difference, no
+    statistic of a group below k. Without ``internal_results`` a stale internal copy is removed.
+    """
+    records = json.loads(raw.read_text(encoding="utf-8"))
+    shared = publishable_records(records, min_cell_size_of(spec))
+    staged.write_text(json.dumps(shared, indent=1), encoding="utf-8")
+    set_shared_permissions(staged)
+    internal = Path(spec.output_dir) / INTERNAL_DIR / _internal_results_path(spec)
+    if spec.parameters.get("internal_results") is True:
+        write_internal(spec.output_dir, _internal_results_path(spec),
+                       json.dumps(records, indent=1))
+    else:
+        internal.unlink(missing_ok=True)
+
+
+def _share_tree(path: Path) -> None:
+    """Shared permissions (files 0644, folders 0755) on ``path`` and everything below it."""
+    if not path.exists():
+        return
+    set_shared_permissions(path)
+    if path.is_dir():
+        for child in path.rglob("*"):
+            set_shared_permissions(child)
+
+
 def _publish_ok(spec: RunSpec, tmp: Path, executed: Path, rendered: Path, prov: dict[str, Any]) -> None:
     dest = spec.dest
     nb = spec.notebook
@@ -54,12 +111,18 @@ def _publish_ok(spec: RunSpec, tmp: Path, executed: Path, rendered: Path, prov: 
     # everything that needs new disk space first: a full disk then changes nothing
     staged = tmp / "provenance.json"
     staged.write_text(json.dumps(prov, indent=2, sort_keys=True), encoding="utf-8")
+    for path in (staged, executed, rendered):
+        set_shared_permissions(path)
     results = out / _RESULTS_FILE
     if results.is_file():
-        os.replace(results, dest / f"{nb}.results.json")
+        shared_results = tmp / "results.shared.json"
+        _stage_results(spec, results, shared_results)
+        results.unlink()
+        os.replace(shared_results, dest / f"{nb}.results.json")
     else:
         with contextlib.suppress(FileNotFoundError):
             os.remove(dest / f"{nb}.results.json")
+    _share_tree(out)
     if out.is_dir() and any(out.iterdir()):
         _replace_dir(out, dest / f"{nb}_files", tmp / "old_files")
     elif (dest / f"{nb}_files").exists():
@@ -72,15 +135,46 @@ def _publish_ok(spec: RunSpec, tmp: Path, executed: Path, rendered: Path, prov: 
     os.replace(staged, dest / f"{nb}.provenance.json")  # last: marks the report complete
 
 
-def _publish_failed(dest: Path, notebook: str, executed: Path | None, rendered: Path | None) -> None:
+def _publish_failed(spec: RunSpec, executed: Path | None, rendered: Path | None) -> None:
+    dest, notebook = spec.dest, spec.notebook
+    if executed is not None and executed.is_file() and not (rendered is not None and rendered.is_file()):
+        _scrub_unrendered(spec, executed)
     for source, suffix in ((executed, ".failed.ipynb"), (rendered, ".failed.html")):
         target = dest / f"{notebook}{suffix}"
         if source is not None and source.is_file():
+            set_shared_permissions(source)
             os.replace(source, target)
         else:
             with contextlib.suppress(FileNotFoundError):
                 os.remove(target)
 
+
+
+def _scrub_unrendered(spec: RunSpec, executed: Path) -> None:
+    """Scrub a notebook no worker rendered (its worker died): rendering scrubs the others."""
+    import nbformat
+
+    try:
+        nb = nbformat.read(executed, as_version=4)
+    except Exception:  # noqa: BLE001 - unreadable: publish nothing rather than raw text
+        executed.unlink(missing_ok=True)
+        return
+    publishable_notebook(nb, spec.cwd, data_identifiers(spec.data_file))
+    nbformat.write(nb, executed)
+
+
+def _shared_error(spec: RunSpec, error: RunError) -> RunError:
+    """The error as published (manifest.json, index.html): no path, no identifier.
+
+    The error as raised, which may quote patient ids of a rejected data file, goes to the
+    terminal and to the owner-only ``<output-dir>/internal/errors.log``.
+    """
+    shared = publishable_error(error, spec.cwd, data_identifiers(spec.data_file))
+    if shared != error:
+        raw = error.describe()
+        logger.warning("%s: %s", spec.run_id, raw)
+        append_internal(spec.output_dir, ERRORS_LOG, f"{_now()} {spec.run_id}: {raw}\n")
+    return shared
 
 
 def _atomic_write(path: Path, text: str) -> None:
@@ -89,6 +183,7 @@ def _atomic_write(path: Path, text: str) -> None:
     staged = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     try:
         staged.write_text(text, encoding="utf-8")
+        set_shared_permissions(staged)  # a shared file: 0644 whatever the umask
         os.replace(staged, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -220,16 +315,19 @@ def publish_run(spec: RunSpec, outcome: RunOutcome, watch: DataWatch) -> RunResu
             rendered.unlink(missing_ok=True)
         dest = spec.dest
         dest.mkdir(exist_ok=True)
+        set_shared_permissions(dest)
         if error is None:
             prov = {"param_set": spec.param_set, "notebook": spec.notebook, "inputs": spec.inputs,
                     "display": spec.display, "run_date": outcome.run_date,
                     "duration": round(outcome.duration, 3)}
             _publish_ok(spec, tmp, executed, rendered, prov)
         else:
-            _publish_failed(dest, spec.notebook, executed, rendered)
+            _publish_failed(spec, executed, rendered)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     status = STATUS_OK if error is None else STATUS_FAILED
+    if error is not None:
+        error = _shared_error(spec, error)
     paths = _existing_paths(dest, spec.notebook)
     return RunResult(spec.param_set, spec.notebook, status, outcome.duration, error, paths,
                      stale=status == STATUS_FAILED and "html" in paths, inputs=spec.inputs,
@@ -280,6 +378,8 @@ def _write_summary(path: Path, root: Path, runs: Mapping[str, Mapping[str, Any]]
         for record in _load_records(str(root / results) if results else None):
             row = {**record, "param_set": entry["param_set"], "notebook": entry["notebook"],
                    "report_status": "stale" if entry["stale"] else "ok"}
+            if isinstance(row.get("suppressed"), Mapping):  # field: why, e.g. "n: primary"
+                row["suppressed"] = "; ".join(f"{k}: {v}" for k, v in row["suppressed"].items())
             extra.update(k for k in record if k not in _ORDER)
             rows.append(row)
     fields = ["param_set", "notebook", "report_status", *[k for k in _ORDER if k != "notebook"],
@@ -300,6 +400,7 @@ def _lock(output_dir: Path) -> Iterator[None]:
         yield
         return
     with open(output_dir / ".ensemble-run.lock", "a+") as handle:
+        set_shared_permissions(output_dir / ".ensemble-run.lock")  # empty; shared like the rest
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:

@@ -6,6 +6,7 @@ failure banner and the provenance footer the runner adds.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import html
 import logging
 import re
@@ -14,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from ensemble_helpers.batch.runs import RunError, RunSpec, _shorten
+from ensemble_helpers.disclosure import data_identifiers, publishable_notebook, scrub_text
 
-__all__ = ["external_resources"]
+__all__ = ["external_resources", "publishable_error"]
 
 _render_lock = threading.Lock()
 _OFFLINE_TEMPLATE = """{%- extends 'index.html.j2' -%}
@@ -83,12 +85,26 @@ def _render(spec: RunSpec, executed: Path, target: Path, error: RunError | None,
     if _warmup is not None:
         _warmup.join()
     nb = nbformat.read(executed, as_version=4)
+    # the published .ipynb and its HTML carry the same, scrubbed text: project-relative paths,
+    # no patient or site id of the data file (ensemble_helpers.disclosure.files)
+    ids = data_identifiers(spec.data_file)
+    publishable_notebook(nb, spec.cwd, ids)
+    nbformat.write(nb, executed)
     title = spec.parameters.get("title")
     name = f"{title} - {spec.notebook}" if isinstance(title, str) and title else spec.run_id
     body = _to_html(nb, spec.show_code, name)
-    body = _insert_after_open(body, "main", _failure_banner(spec, error)) if error else body
+    if error:
+        error = publishable_error(error, spec.cwd, ids)
+        body = _insert_after_open(body, "main", _failure_banner(spec, error))
     body = _insert_before_close(body, "main", _provenance_footer(spec, run_date))
     target.write_text(body, encoding="utf-8")
+
+
+def publishable_error(error: RunError, root: str | None, ids: set[str] | frozenset[str]) -> RunError:
+    """``error`` with its message and cell source scrubbed (no absolute path, no identifier);
+    the row numbers of a rejected data file stay."""
+    return dataclasses.replace(error, evalue=scrub_text(error.evalue, root, ids),
+                               source=scrub_text(error.source, root, ids))
 
 
 _EXTERNAL = re.compile(

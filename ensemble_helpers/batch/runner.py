@@ -38,6 +38,7 @@ from ensemble_helpers.batch.plan import (
     decide,
     safe_name_problem,
 )
+from ensemble_helpers.batch.render import publishable_error
 from ensemble_helpers.batch.publish import (
     OUTPUT_ERRNOS,
     DataWatch,
@@ -380,7 +381,9 @@ def run_batch(
 
 def _invalid_run(spec: RunSpec) -> RunResult:
     """The failed result of a run whose parameter file is invalid (no kernel was started)."""
-    error = RunError(INVALID_PARAMETERS, "; ".join(spec.problems))
+    # published in manifest.json and index.html: paths relative to the project (the terminal
+    # got each problem as it was found)
+    error = publishable_error(RunError(INVALID_PARAMETERS, "; ".join(spec.problems)), spec.cwd, ())
     paths = {} if safe_name_problem(spec.param_set) else _existing_paths(spec.dest, spec.notebook)
     return RunResult(spec.param_set, spec.notebook, STATUS_FAILED, 0.0, error, paths,
                      stale="html" in paths, inputs=spec.inputs, run_date=_now())

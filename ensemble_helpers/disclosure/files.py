@@ -40,6 +40,7 @@ __all__ = [
     "scrub_text",
     "set_shared_permissions",
     "write_internal",
+    "append_internal",
     "is_owner_only",
 ]
 
@@ -209,6 +210,38 @@ def write_internal(output_dir: str | os.PathLike[str], relative: str, text: str)
         fh.write(text)
     os.chmod(staged, INTERNAL_FILE_MODE)
     os.replace(staged, target)
+    return target
+
+
+def _owner_only_folders(base: Path, folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    while True:  # internal/ and every folder below it: owner only
+        os.chmod(folder, INTERNAL_DIR_MODE)
+        if folder == base:
+            break
+        folder = folder.parent
+
+
+def append_internal(output_dir: str | os.PathLike[str], relative: str, text: str) -> Path:
+    """Append ``text`` to the owner-only file ``<output_dir>/internal/<relative>`` (a log).
+
+    The file is created 0600 and its folders 0700, like :func:`write_internal`.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> out = tempfile.mkdtemp()
+    >>> log = append_internal(out, "errors.log", "duplicate patient_id PT-0042 (row 6)\n")
+    >>> is_owner_only(log), log.read_text()
+    (True, 'duplicate patient_id PT-0042 (row 6)\n')
+    """
+    base = Path(output_dir) / INTERNAL_DIR
+    target = base / relative
+    _owner_only_folders(base, target.parent)
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_APPEND, INTERNAL_FILE_MODE)
+    with os.fdopen(fd, "a", encoding="utf-8") as fh:
+        fh.write(text)
+    os.chmod(target, INTERNAL_FILE_MODE)
     return target
 
 
