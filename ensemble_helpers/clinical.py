@@ -192,8 +192,11 @@ def survival_by(cohort: Cohort, variable: str, preferred_reference: Any,
 
 def record_survival_by(results: Results, res: GroupedSurvival, timepoints: Iterable[float]) -> None:
     """Add :func:`survival_by` to ``results``: ``km_median`` (and rates) with group
-    ``"<variable>=<level>"``, ``logrank`` with group ``<variable>``, ``cox_hr``, ``cox_zph``."""
-    analysis.record_survival(results, res.summaries, res.variable, timepoints)
+    ``"<variable>=<level>"``, ``logrank`` with group ``<variable>``, ``cox_hr``, ``cox_zph``.
+    The hidden groups (fewer than ``min_cell_size`` patients) are not recorded: no estimate of
+    theirs leaves the run, in ``results.json`` either."""
+    shown = res.summaries[~res.summaries["group"].isin(res.hidden).to_numpy()]
+    analysis.record_survival(results, shown, res.variable, timepoints)
     for row in res.logrank.to_dict("records"):
         results.add("logrank", row["endpoint"], res.variable, n=row["n"], events=row["events"],
                     estimate=row["statistic"], p=row["p"], unit="chisq")
@@ -387,15 +390,24 @@ def withheld_sentence(items: Mapping[str, Sequence[Any]], min_cell_size: int | N
     return f"Not shown (fewer than {min_cell_size} patients or events: min_cell_size): {'; '.join(parts)}."
 
 
-def record_rates(results: Results, rates: pd.DataFrame, variable: str, endpoint: str) -> None:
-    """Add :func:`rate_by` rows (ILD stops) as ``proportion`` records.
+def shown_rows(table: pd.DataFrame, min_cell_size: int | None) -> pd.DataFrame:
+    """Rows of a :func:`rate_by` table whose ``successes`` and ``n`` are both 0 or at least
+    ``min_cell_size``: the only ones whose rate is shown or recorded."""
+    keep = [not (is_suppressed(k, min_cell_size) or is_suppressed(n, min_cell_size))
+            for k, n in zip(table["successes"], table["n"])]
+    return table[np.array(keep, dtype=bool)]
+
+
+def record_rates(results: Results, rates: pd.DataFrame, variable: str, endpoint: str,
+                 min_cell_size: int | None) -> None:
+    """Add the shown rows (:func:`shown_rows`) of :func:`rate_by` (ILD stops) as ``proportion`` records.
 
     The "Overall" row gets ``endpoint`` and group ``"tdxd_discontinuation_reason=ild"`` (the key of
     the published figure it estimates, ``published.yaml``); a level's row gets
     ``"<endpoint> (T-DXd stopped for ILD)"`` and ``"<variable>=<level>"``, so that it is not read as
     a share among all patients with that level.
     """
-    for row in rates.to_dict("records"):
+    for row in shown_rows(rates, min_cell_size).to_dict("records"):
         if str(row["group"]) == "Overall":
             where, group = endpoint, group_name("tdxd_discontinuation_reason", populations.ILD_REASON)
         else:
@@ -404,9 +416,12 @@ def record_rates(results: Results, rates: pd.DataFrame, variable: str, endpoint:
                     estimate=row["estimate"], lower=row["lower"], upper=row["upper"], unit="proportion")
 
 
-def record_incidence(results: Results, at: pd.DataFrame, variable: str, timepoints: Iterable[float]) -> None:
-    """Add :func:`recurrence_incidence`'s rates at the timepoints: ``cuminc_<t>m`` records of
-    endpoint ILDREC, group ``"<variable>=<level>"`` (events = recurrences by then)."""
+def record_incidence(results: Results, at: pd.DataFrame, variable: str, timepoints: Iterable[float],
+                     min_cell_size: int | None) -> None:
+    """Add :func:`recurrence_incidence`'s shown rates at the timepoints (:func:`shown_rows`):
+    ``cuminc_<t>m`` records of endpoint ILDREC, group ``"<variable>=<level>"`` (events =
+    recurrences by then)."""
+    at = shown_rows(at, min_cell_size)
     for t in timepoints:
         part = at[at["measure"] == f"Cumulative incidence at {t:g} months"]
         for row in part.to_dict("records"):

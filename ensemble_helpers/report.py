@@ -558,7 +558,7 @@ def anti_her2_after_ild(cohort: Any, results: Any) -> Any:
         return note(applies.reason)
     p = cohort.params
     share = clinical.anti_her2_share(clinical.ild_stops(cohort))
-    clinical.record_rates(results, share, "ild_grade_group", endpoint="anti_her2")
+    clinical.record_rates(results, share, "ild_grade_group", "anti_her2", p.min_cell_size)
     return _rates_section(share, p, "Anti-HER2 regimen after T-DXd was stopped for ILD (exact CI)",
                           {"share": clinical.withheld(share, p.min_cell_size)})
 
@@ -587,8 +587,8 @@ def ild_recurrence_by(cohort: Any, results: Any, by: str) -> Any:
     ild = clinical.ild_stops(cohort)
     rates = clinical.recurrence_rates(ild, by)
     curve, at = clinical.recurrence_incidence(ild, by)
-    clinical.record_rates(results, rates, by, endpoint=clinical.RECURRENCE_MEASURE)
-    clinical.record_incidence(results, at, by, p.timepoints)
+    clinical.record_rates(results, rates, by, clinical.RECURRENCE_MEASURE, p.min_cell_size)
+    clinical.record_incidence(results, at, by, p.timepoints, p.min_cell_size)
     both = pd.concat([rates, at], ignore_index=True)
     drawn = clinical.drawable_groups(rates, p.min_cell_size)
     levels = [g for g in rates["group"] if str(g) != "Overall"]

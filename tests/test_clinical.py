@@ -154,9 +154,12 @@ def test_ild_sections_say_what_they_cannot_show(hand):
     assert ("Not shown (fewer than 5 patients or events: min_cell_size): rates of Overall, Grade 1, Grade unknown; "
             "cumulative incidence curve of Grade 1, Grade unknown.") in recur
     assert "0.0% (0.0–52.2)" in recur  # grade 2: 0 of 5 may be shown (zero is not a small count)
+    # only rates shown in the report are recorded: grade 2's 0 of 5, not the overall 1 of 12
     rec = results.frame()
-    overall = rec[(rec["endpoint"] == "ILD recurrence") & (rec["group"] == "tdxd_discontinuation_reason=ild")]
-    assert overall[["events", "n"]].values.tolist() == [[1, 12]]
+    recurrence = rec[rec["endpoint"].str.startswith("ILD recurrence")]
+    assert recurrence[["group", "events", "n"]].values.tolist() == [["ild_grade_group=grade_2", 0, 5]]
+    km = rec[rec["analysis"] == "km_median"]
+    assert set(km["group"]) == {"ild_grade_group=grade_1", "ild_grade_group=grade_2"}  # not grade unknown (2)
     share = _text(report.anti_her2_after_ild(hand, results))
     assert "share of Grade 1, Grade unknown." in share  # 4 of 5 re-treated: a count below 5
 
