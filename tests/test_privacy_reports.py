@@ -265,6 +265,11 @@ def test_no_estimate_of_a_suppressed_proportion_in_the_report(rendered, run_id):
 COUNT_PLOTS = {"km_plot", "cuminc_plot", "forest_plot", "bar_plot", "flow_plot", "hist_plot"}
 
 
+#: Keyword arguments that give a plot the run's min_cell_size (directly or in the run's Settings).
+RUN_SUPPRESSION = {("min_cell_size", "params.min_cell_size"), ("settings", "params.settings"),
+                   ("settings", "cohort.settings")}
+
+
 def _plot_calls() -> list[tuple[str, int, str, bool]]:
     """(notebook, cell, function, passes min_cell_size) of every plots.<count plot>(...) call."""
     calls = []
@@ -276,8 +281,7 @@ def _plot_calls() -> list[tuple[str, int, str, bool]]:
                 if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
                         and isinstance(node.func.value, ast.Name) and node.func.value.id == "plots"
                         and node.func.attr in COUNT_PLOTS):
-                    passed = any(k.arg == "min_cell_size" and ast.unparse(k.value) == "params.min_cell_size"
-                                 for k in node.keywords)
+                    passed = any((k.arg, ast.unparse(k.value)) in RUN_SUPPRESSION for k in node.keywords)
                     calls.append((path.stem, i, node.func.attr, passed))
     return calls
 
@@ -293,17 +297,19 @@ KNOWN_GAPS: dict[tuple[str, str], str] = {}  # (notebook, plots function) -> why
     ids=[f"{c[0]}-cell{c[1]}-{c[2]}" for c in PLOT_CALLS],
 )
 def test_notebook_count_figures_pass_min_cell_size(notebook, cell, function, passed):
-    assert passed, f"{notebook} cell {cell}: plots.{function}(...) without min_cell_size=params.min_cell_size"
+    assert passed, f"{notebook} cell {cell}: plots.{function}(...) without settings=params.settings"
 
 
 def test_km_figure_suppresses_number_at_risk_with_the_parameter_files_min_cell_size():
     """report.km_figure (used by 02 and 03) passes cohort.params.min_cell_size to the at-risk row."""
     from ensemble_helpers import report
+    from ensemble_helpers.settings import Settings
 
     rng = np.random.default_rng(3)
     df = pd.DataFrame({"AVAL": rng.uniform(0.5, 12, 23), "event": rng.random(23) < 0.7, "arm": ["a"] * 12 + ["b"] * 11})
-    params = SimpleNamespace(conf_level=0.95, ci_transform="log-log", min_cell_size=5)
-    cohort = SimpleNamespace(params=params, endpoint=lambda paramcd: df)
+    settings = Settings(conf_level=0.95, ci_transform="log-log", min_cell_size=5)
+    params = SimpleNamespace(conf_level=0.95, ci_transform="log-log", min_cell_size=5, settings=settings)
+    cohort = SimpleNamespace(params=params, settings=settings, endpoint=lambda paramcd: df)
     ax = report.km_figure(cohort, "PFS", by="arm")
     texts = [t.get_text() for a in ax.figure.axes if a.get_label() == "at_risk" for t in a.texts
              if t.get_gid() == "at_risk_count"]
