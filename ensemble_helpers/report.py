@@ -572,6 +572,21 @@ def _rates_section(rates: pd.DataFrame, params: Params, caption: str, withheld: 
     return _html((note(sentence).data if sentence else "") + table)
 
 
+def ild_recurrence_section(cohort: Any, results: Any) -> None:
+    """ILD recurrence among the ILD stops by ILD grade and by re-treatment with an anti-HER2
+    regimen (:func:`ild_recurrence_by` for each); one sentence when nobody stopped T-DXd for ILD."""
+    from IPython.display import display
+
+    from ensemble_helpers import clinical
+
+    applies = populations.ild_applies(cohort.adsl)
+    if not applies:
+        display(note(applies.reason))
+        return
+    for by in ("ild_grade_group", clinical.RETREATMENT):
+        display(ild_recurrence_by(cohort, results, by))
+
+
 def ild_recurrence_by(cohort: Any, results: Any, by: str) -> Any:
     """ILD recurrence among the ILD stops by ``by`` (``ild_grade_group`` or
     :data:`ensemble_helpers.clinical.RETREATMENT`): the crude
