@@ -7,7 +7,7 @@ one; from then on
 * :func:`ensemble_helpers.tables.display_table` registers every table it shows
   (:func:`register_table`), so a notebook cell stays one line;
 * every report figure shown is written to ``<notebook>_figures/<name>.{svg,pdf,png}``
-  (:func:`save_figure`, called by the figure's display hook in :mod:`ensemble_helpers.plots`);
+  (:func:`save_figure`, called by the figure's display hook, ``plots._figure._display_fitted``);
 * the notebook's last cell (``report.finish``) writes ``<notebook>.docx`` and
   ``<notebook>.xlsx`` (:meth:`Publication.write_tables`).
 

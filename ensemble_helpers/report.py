@@ -246,6 +246,8 @@ def ild_figure(cohort: Any) -> Any:
 
     With fewer than ``min_cell_size`` recurrences the curve's steps would show each one, so a
     note is returned instead; None when nobody stopped T-DXd for ILD (:func:`ild_rate` says so).
+    None as well when the curve is drawn: the figure shows itself, as the cell's figure (returning
+    its Axes would print ``<Axes: ...>`` in the report).
     """
     from ensemble_helpers import analysis, plots
 
@@ -258,8 +260,9 @@ def ild_figure(cohort: Any) -> Any:
         return note(f"Cumulative incidence not drawn: {suppress_count(events, p.min_cell_size)} ILD "
                     f"recurrence(s) (fewer than {p.min_cell_size}: each step would show one patient).")
     curve, _ = analysis.ild_cumulative_incidence(cohort)
-    return plots.cuminc_plot(curve, label="ILD recurrence (death competing)", durations=ild["AVAL"],
-                             settings=p.settings, title="Cumulative incidence of ILD recurrence")
+    plots.cuminc_plot(curve, label="ILD recurrence (death competing)", durations=ild["AVAL"],
+                      settings=p.settings, title="Cumulative incidence of ILD recurrence")
+    return None
 
 
 def ild_rate(cohort: Any, results: Any) -> Any:

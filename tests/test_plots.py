@@ -140,10 +140,13 @@ def _png_size(data: bytes | str) -> tuple[int, int]:
     return struct.unpack(">II", raw[16:24])
 
 
-def test_fitted_report_figures_are_shown_without_a_tight_bbox_pass():
+def test_fitted_report_figures_are_shown_without_a_tight_bbox_pass(tmp_path):
     # a figure whose margins _fit_margins set is printed at its own size (one draw, no crop);
-    # any other figure keeps the shell's printer (tight bbox) unchanged
+    # any other figure keeps the shell's printer (tight bbox) unchanged; every printed figure
+    # comes with its alt text and, in a report run, writes its files once
     from functools import partial
+
+    from ensemble_helpers import export
 
     from IPython.core.pylabtools import print_figure
     from matplotlib.figure import Figure
@@ -159,18 +162,28 @@ def test_fitted_report_figures_are_shown_without_a_tight_bbox_pass():
     before = mpl.rcParams["savefig.bbox"]
     try:
         mpl.rcParams["savefig.bbox"] = "tight"  # what set_theme does
-        assert _png_size(printer(fig)) == (round(width), round(height))
+        pub = export.start(export.Publication("02_endpoints", tmp_path))
+        png, md = printer(fig)
+        assert _png_size(png) == (round(width), round(height))
+        assert md["alt"].startswith("Kaplan–Meier curves: Progression-free survival. ")
+        assert "Overall (n=<5)" not in md["alt"] and "Overall (n=4)" in md["alt"]
+        printer(fig)  # shown again: its files are not written twice
+        assert list(pub.figures) == ["km_progression_free_survival"]
+        assert sorted(p.name for p in (tmp_path / "02_endpoints_figures").iterdir()) == [
+            f"km_progression_free_survival.{ext}" for ext in ("pdf", "png", "svg")]
+        export.stop()
         assert mpl.rcParams["savefig.bbox"] == "tight"  # switched only while printing
         loose = _new_axes((4.0, 3.0))  # margins not fitted: matplotlib's default margins
         loose.plot([0, 1])
         assert not loose.figure.margins_fitted
-        assert _png_size(printer(loose.figure)) != (400, 300)  # cropped by the tight bbox
+        assert _png_size(printer(loose.figure)[0]) != (400, 300)  # cropped by the tight bbox
         own = plt.figure(figsize=(4, 3))  # a user's figure is not a ReportFigure
         own.add_subplot().plot([0, 1])
-        assert printer(own) == Formatter.type_printers[Figure](own)
+        assert printer(own)[0] == Formatter.type_printers[Figure](own)
         Formatter.type_printers = {}  # format not enabled for figures
         assert printer(fig) is None
     finally:
+        export.stop()
         mpl.rcParams["savefig.bbox"] = before
         plt.close("all")
 

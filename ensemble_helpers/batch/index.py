@@ -98,7 +98,9 @@ def _href(root_rel: str | None) -> str | None:
 def _cell(entry: Mapping[str, Any]) -> dict[str, Any]:
     paths = entry["paths"]
     status = entry["status"]
-    links = [(_href(paths.get("html")), "report"), (_href(paths.get("ipynb")), "ipynb")]
+    links = [(_href(paths.get("html")), "report"), (_href(paths.get("ipynb")), "ipynb"),
+             (_href(paths.get("docx")), "tables .docx"), (_href(paths.get("xlsx")), "tables .xlsx"),
+             (_href(paths.get("figures")), "figures")]
     if status == STATUS_FAILED:
         links += [(_href(paths.get("failed_html")), "failed report"),
                   (_href(paths.get("failed_ipynb")), "failed ipynb")]

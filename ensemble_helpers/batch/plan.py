@@ -203,6 +203,9 @@ def _existing_paths(dest: Path, notebook: str) -> dict[str, str]:
         "results": f"{notebook}.results.json",
         "provenance": f"{notebook}.provenance.json",
         "files": f"{notebook}_files",
+        "docx": f"{notebook}.docx",
+        "xlsx": f"{notebook}.xlsx",
+        "figures": f"{notebook}_figures",
         "failed_html": f"{notebook}.failed.html",
         "failed_ipynb": f"{notebook}.failed.ipynb",
     }

@@ -123,6 +123,9 @@ def _publish_ok(spec: RunSpec, tmp: Path, executed: Path, rendered: Path, prov: 
         with contextlib.suppress(FileNotFoundError):
             os.remove(dest / f"{nb}.results.json")
     _share_tree(out)
+    # the publication files (ensemble_helpers.export) go beside the report; an earlier run's go
+    for name in publication_names(nb):
+        _move_or_remove(out / name, dest / name, tmp / f"old_{name}")
     if out.is_dir() and any(out.iterdir()):
         _replace_dir(out, dest / f"{nb}_files", tmp / "old_files")
     elif (dest / f"{nb}_files").exists():
@@ -133,6 +136,25 @@ def _publish_ok(spec: RunSpec, tmp: Path, executed: Path, rendered: Path, prov: 
         with contextlib.suppress(FileNotFoundError):
             os.remove(dest / f"{nb}{suffix}")
     os.replace(staged, dest / f"{nb}.provenance.json")  # last: marks the report complete
+
+
+def publication_names(notebook: str) -> tuple[str, ...]:
+    """The files a report run writes beside its report (:mod:`ensemble_helpers.export`): its
+    tables as ``<notebook>.docx`` and ``.xlsx``, its figures in ``<notebook>_figures/``."""
+    return (f"{notebook}.docx", f"{notebook}.xlsx", f"{notebook}_figures")
+
+
+def _move_or_remove(src: Path, dst: Path, trash: Path) -> None:
+    """Put ``src`` (file or folder) in place of ``dst``; without ``src``, ``dst`` goes to ``trash``."""
+    if src.is_dir():
+        _replace_dir(src, dst, trash)
+    elif src.is_file():
+        os.replace(src, dst)
+    elif dst.is_dir():
+        os.replace(dst, trash)
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(dst)
 
 
 def _publish_failed(spec: RunSpec, executed: Path | None, rendered: Path | None) -> None:

@@ -26,6 +26,12 @@ _OFFLINE_TEMPLATE = """{%- extends 'index.html.j2' -%}
 {%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
 {%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
 {%- block jupyter_widgets -%}{%- endblock jupyter_widgets -%}
+{#- A figure's alt text is its output metadata "alt" (set by ensemble_helpers.plots' display hook). -#}
+{%- block data_png scoped -%}
+{%- set alttext = output | get_metadata('alt', 'image/png') -%}
+{%- if alttext %}{{ super() | replace('<img src=', '<img alt="' ~ (alttext | escape_html) ~ '" src=', 1) }}
+{%- else %}{{ super() }}{% endif -%}
+{%- endblock data_png -%}
 """
 
 

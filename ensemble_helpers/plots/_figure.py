@@ -1,6 +1,12 @@
 """Figure mechanics shared by the plot modules: figures this package creates
-(:class:`ReportFigure`, shown in Jupyter without a second tight-bbox draw), fitted margins,
-time axes and the number-at-risk table drawn under time-to-event figures.
+(:class:`ReportFigure`, shown in Jupyter without a second tight-bbox draw), what they show
+(:func:`describe`: file name and alt text), fitted margins, time axes and the number-at-risk
+table drawn under time-to-event figures.
+
+When a report figure is shown in a notebook run, its display hook (:func:`_display_fitted`)
+writes its files (:func:`ensemble_helpers.export.save_figure`: ``<notebook>_figures/<name>``
+as SVG, PDF and 300-dpi PNG) and gives the image its alt text (output metadata ``alt``, which
+the report's HTML template writes into the ``<img>`` tag).
 """
 
 from __future__ import annotations
@@ -23,9 +29,94 @@ class ReportFigure(Figure):
     """A figure made by this module. When :func:`_fit_margins` has fitted its margins
     (``margins_fitted``), Jupyter shows it without a "tight" bounding box: the content already
     ends ``pad`` inches from the edges, and the tight box costs a second full draw of the figure
-    (~0.1 s each, the largest part of a report's figure time)."""
+    (~0.1 s each, the largest part of a report's figure time).
+
+    ``report_name`` (file name) and ``report_alt`` (alt text) say what it shows
+    (:func:`describe`); ``files_written`` is set once its files are written."""
 
     margins_fitted = False
+    report_name: str | None = None
+    report_alt: str | None = None
+    files_written = False
+
+
+def describe(fig: Any, kind: str, title: str | None, details: str = "", name: str | None = None) -> None:
+    """Say what a figure shows: its file name and its alt text.
+
+    Parameters
+    ----------
+    fig : Figure
+    kind : str
+        What kind of figure ("Kaplan–Meier curves", "Bar chart").
+    title : str, optional
+        Its title (already a label).
+    details : str
+        One or two sentences: the groups and their n (suppressed as the figure shows them), the
+        axes.
+    name : str, optional
+        File name (default: ``kind`` and ``title``; made file-safe by
+        :func:`ensemble_helpers.export.slug`).
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> fig = plt.figure()
+    >>> describe(fig, "Kaplan–Meier curves", "PFS by regimen group", "2 groups: A (n=40), B (n=<5).")
+    >>> fig.report_alt
+    'Kaplan–Meier curves: PFS by regimen group. 2 groups: A (n=40), B (n=<5).'
+    >>> plt.close(fig)
+    """
+    head = f"{kind}: {title}" if title else kind
+    fig.report_alt = f"{head}. {details}".strip() if details else head
+    fig.report_name = name or (f"{_KIND_NAMES.get(kind, kind)} {title}" if title else kind)
+
+
+#: Short file-name prefixes of figure kinds.
+_KIND_NAMES = {"Kaplan–Meier curves": "km", "Kaplan–Meier curve": "km", "Cumulative incidence": "cuminc",
+               "Forest plot": "forest", "Bar chart": "bar", "Histogram": "hist", "Flow diagram": "flow"}
+
+
+def figure_alt(fig: Any) -> str:
+    """The alt text of a figure: :func:`describe`'s, else its axes' titles, labels and legends."""
+    alt = getattr(fig, "report_alt", None)
+    if alt:
+        return alt
+    parts = []
+    for ax in fig.axes:
+        if not ax.get_visible():
+            continue
+        title = next((t for t in (ax.get_title("left"), ax.get_title(), ax.get_title("right")) if t), "")
+        axes = [f"{k} axis: {v}" for k, v in (("x", ax.get_xlabel()), ("y", ax.get_ylabel())) if v]
+        legend = ax.get_legend()
+        entries = [t.get_text() for t in legend.get_texts()] if legend is not None else []
+        text = "; ".join(x for x in [title, ", ".join(axes), ", ".join(entries)] if x)
+        if text:
+            parts.append(text)
+    return "Figure: " + ". ".join(parts) if parts else "Figure"
+
+
+def figure_name(fig: Any) -> str:
+    """The file name of a figure: :func:`describe`'s, else its first axes title, else "figure"."""
+    name = getattr(fig, "report_name", None)
+    if name:
+        return name
+    for ax in fig.axes:
+        title = ax.get_title("left") or ax.get_title()
+        if title:
+            return title
+    return "figure"
+
+
+def _write_files(fig: Figure) -> None:
+    """Write the figure's files for the current report run (once per figure; no-op outside a run)."""
+    if getattr(fig, "files_written", False):
+        return
+    from ensemble_helpers import export
+
+    if export.current() is None:
+        return
+    export.save_figure(fig, figure_name(fig))
+    fig.files_written = True
 
 
 def _display_fitted(formatter: Any) -> Any:
@@ -38,6 +129,17 @@ def _display_fitted(formatter: Any) -> Any:
         base = formatter.type_printers.get(Figure)
         if base is None:
             return None  # this format is not enabled for figures
+        _write_files(fig)
+        data = _print(fig, base)
+        if data is None:
+            return None
+        md: dict[str, Any] = {}
+        if isinstance(data, tuple):  # (data, metadata), e.g. the "retina" PNG printer
+            data, md = data[0], dict(data[1] or {})
+        md["alt"] = figure_alt(fig)
+        return data, md
+
+    def _print(fig: Figure, base: Any) -> Any:
         if not (getattr(fig, "margins_fitted", False) and isinstance(base, functools.partial)):
             return base(fig)
         # bbox_inches=None falls back to rcParams["savefig.bbox"], which the theme sets to
@@ -135,11 +237,15 @@ def _time_axis(ax: Axes, ticks: np.ndarray, x_end: float, xlabel: str, ylabel: s
     ax.set_ylabel(ylabel)
 
 
-def _finish(ax: Axes, created: bool, extra: Sequence[Axes] = ()) -> Axes:
-    """Create the ticks inside the theme and, for a figure made here, fit its margins."""
+def _finish(ax: Axes, created: bool, extra: Sequence[Axes] = (), *, kind: str | None = None,
+            title: str | None = None, details: str = "", name: str | None = None) -> Axes:
+    """Create the ticks inside the theme and, for a figure made here, fit its margins and say
+    what it shows (:func:`describe`, when ``kind`` is given)."""
     _materialise_ticks(ax, *extra)
     if created:
         _fit_margins(ax.figure)
+        if kind is not None:
+            describe(ax.figure, kind, title, details, name)
     return ax
 
 

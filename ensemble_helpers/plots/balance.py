@@ -48,7 +48,10 @@ def propensity_plot(
         ax.set_xlabel(f"Propensity score: probability of {_labels.label(levels[0])}")
         ax.set_ylabel("Patients")
         ax.legend(loc="upper right", frameon=False)
-        return _finish(ax, created)
+        groups = " (up) vs ".join(_labels.label(lvl) for lvl in levels[:2])
+        return _finish(ax, created, kind="Mirrored histogram", title="propensity scores by group",
+                       details=f"{groups} (down); bars of fewer than {min_cell_size} patients not drawn."
+                       if min_cell_size else f"{groups} (down).", name="propensity_scores_by_group")
 
 
 def love_plot(balance: pd.DataFrame, ax: Axes | None = None, *, threshold: float = 0.1) -> Axes:
@@ -81,7 +84,8 @@ def love_plot(balance: pd.DataFrame, ax: Axes | None = None, *, threshold: float
         ax.set_xlim(left=0)
         ax.set_xlabel("Absolute standardised mean difference")
         ax.legend(loc="lower right", frameon=False)
-        return _finish(ax, created)
+        return _finish(ax, created, kind="Love plot", title="standardised mean differences before and after weighting",
+                       details=f"{len(b)} covariates; dashed line at {threshold:g}.", name="love_plot_smd")
 
 
 def covariate_label(name: str) -> str:

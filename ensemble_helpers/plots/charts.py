@@ -98,7 +98,10 @@ def bar_plot(
         ax.spines["left"].set_visible(False)
         if title:
             ax.set_title(_labels.label(title), loc="left")
-        return _finish(ax, created)
+        shown_bars = "; ".join(f"{t.get_text()}: {suppress_count_pct(int(k), denom, min_cell_size, digits)}"
+                               for t, k in zip(ax.get_yticklabels(), counts))
+        return _finish(ax, created, kind="Bar chart", title=_labels.label(title) if title else xlabel,
+                       details=f"{xlabel} by category ({shown_bars}).")
 
 
 @takes_settings
@@ -156,7 +159,10 @@ def hist_plot(
         ax.yaxis.set_major_locator(ticker.MaxNLocator(integer=True))
         if title:
             ax.set_title(_labels.label(title), loc="left")
-        return _finish(ax, created)
+        return _finish(ax, created, kind="Histogram", title=_labels.label(title) if title else xlabel,
+                       details=f"x axis: {xlabel or 'value'}; y axis: {ylabel or 'count'}"
+                               f" ({int(counts.sum())} in all; bars of fewer than {min_cell_size} not drawn)."
+                       if min_cell_size else f"x axis: {xlabel or 'value'}; y axis: {ylabel or 'count'}.")
 
 
 @takes_settings
@@ -225,4 +231,7 @@ def flow_plot(
                             arrowprops=arrow, gid="flow_arrow")
         if title:
             ax.set_title(_labels.label(title), loc="left")
-        return _finish(ax, created)
+        steps = "; ".join(f"{_labels.label(r['step'])}: n = {suppress_count(r['n'], min_cell_size)}"
+                          for r in rows.to_dict("records"))
+        return _finish(ax, created, kind="Flow diagram", title=_labels.label(title) if title else "patient flow",
+                       details=f"{k} steps ({steps}).")

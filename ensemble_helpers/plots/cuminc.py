@@ -147,4 +147,8 @@ def cuminc_plot(
         if len(parts) > 1 or label:
             ax.legend(loc="upper left")
         extra = [_draw_at_risk(ax, ticks, risk_rows, min_cell_size)] if risk_rows else []
-        return _finish(ax, created, extra)
+        names = [label or "Overall" if g is None else _labels.label(g) for g, _ in parts]
+        details = (f"{ylabel} over {xlabel.lower()}, {len(parts)} curve{'s' if len(parts) > 1 else ''}: "
+                   f"{'; '.join(names)}." + (" Numbers at risk under the plot." if risk_rows else ""))
+        return _finish(ax, created, extra, kind="Cumulative incidence",
+                       title=_labels.label(title) if title else ylabel, details=details)

@@ -245,4 +245,7 @@ def forest_plot(
             text_in = (-x_lab + gap + w_hr + (gap + w_p if show_p else 0)) / 72 + 0.4
             if w_in - text_in < 2.5:  # keep at least 2.5 in for the estimates
                 fig.set_size_inches(text_in + 2.5, h_in)
-        return _finish(ax, created)
+        n_estimates = int(np.isfinite(hr).sum())
+        return _finish(ax, created, kind="Forest plot", title=_labels.label(title) if title else xlabel,
+                       details=f"{xlabel} with {conf_level:.0%} CI on a log scale, {n_estimates} estimates in "
+                               f"{n_rows} rows ({int(is_header.sum())} variables).")

@@ -305,4 +305,10 @@ def km_plot(
             rows = [(_labels.label(lvl) if by is not None else "Overall", colors[lvl], km.at_risk(ticks))
                     for lvl, km in fits]
             extra.append(_draw_at_risk(ax, ticks, rows, min_cell_size))
-        return _finish(ax, created, extra)
+        groups = "; ".join(t.get_text() for t in leg.get_texts())
+        details = (f"{ylabel} over {xlabel.lower()}, {len(fits)} group{'s' if len(fits) > 1 else ''}"
+                   f"{' (median, ' + format(conf_level, '.0%') + ' CI)' if show_median else ''}: {groups}."
+                   + (" Numbers at risk under the plot." if at_risk else "")
+                   + (f" Not drawn (fewer than {min_cell_size} patients): {names}." if too_small else ""))
+        return _finish(ax, created, extra, kind="Kaplan–Meier curves",
+                       title=_labels.label(title) if title else ylabel, details=details)
