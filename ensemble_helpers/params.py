@@ -200,6 +200,10 @@ def _num(x: float | None) -> str:
     return "" if x is None else (str(int(x)) if float(x).is_integer() else str(x))
 
 
+#: Values of ``km_annotation``: what grouped Kaplan–Meier figures print (``plots.km_plot(annotation=)``).
+KM_ANNOTATIONS = ("logrank", "hr", "none")
+
+
 @dataclass(frozen=True)
 class Params:
     """Validated parameters of one analysis population.
@@ -240,6 +244,13 @@ class Params:
         checks, into ``<output-dir>/internal/<parameter set>/`` (owner-only, never linked from
         ``index.html``). Default false: only the suppressed records are written
         (``docs/disclosure.md``).
+    km_ci_bands : bool
+        Kaplan–Meier figures draw each curve's pointwise confidence interval as a band (default
+        true; level and transform: ``conf_level``, ``ci_transform``).
+    km_annotation : str
+        What grouped Kaplan–Meier figures print in a corner free of curves: ``logrank`` (default,
+        the log-rank p-value), ``hr`` (each group's Cox hazard ratio with its CI against the
+        first group) or ``none``.
     output_dir : str
         Folder for ``results.json``: the notebook variable ``output_dir`` (default ``scratch``,
         git-ignored, never a batch's report folder); the batch runner sets it per run. Not a
@@ -262,6 +273,8 @@ class Params:
     comparison: Comparison | None = None
     weighting: str = "overlap"
     internal_results: bool = False
+    km_ci_bands: bool = True
+    km_annotation: str = "logrank"
     output_dir: str = "scratch"
     source: str = "<parameters>"
 
@@ -533,6 +546,13 @@ def params_from_mapping(values: Mapping[str, Any], source: str = "<parameters>")
         if wt not in WEIGHTINGS:
             raise ParameterError(source, "weighting", f"must be one of {', '.join(WEIGHTINGS)}, got {wt!r}")
         out["weighting"] = wt
+    if "km_ci_bands" in v:
+        out["km_ci_bands"] = _typed(source, "km_ci_bands", v["km_ci_bands"], bool)
+    if "km_annotation" in v:
+        ann = _typed(source, "km_annotation", v["km_annotation"], str)
+        if ann not in KM_ANNOTATIONS:
+            raise ParameterError(source, "km_annotation", f"must be one of {', '.join(KM_ANNOTATIONS)}, got {ann!r}")
+        out["km_annotation"] = ann
     if "ci_transform" in v:
         ct = _typed(source, "ci_transform", v["ci_transform"], str)
         if ct not in CI_TRANSFORMS:

@@ -95,7 +95,10 @@ def note(text: str, kind: str = "info") -> Any:
 
 
 def km_figure(cohort: Any, endpoint: str, by: str | None = None, **kwargs: Any) -> Any:
-    """Kaplan–Meier figure of one endpoint of a cohort, with the parameter file's settings.
+    """Kaplan–Meier figure of one endpoint of a cohort, with the parameter file's settings
+    (``conf_level``, ``ci_transform``, ``min_cell_size``, ``km_ci_bands``, ``km_annotation``);
+    every report's Kaplan–Meier figure is drawn here. ``kwargs`` go to
+    :func:`ensemble_helpers.plots.km_plot` (e.g. ``ylabel``, ``cumulative_events``).
 
     None (no figure) when ``by`` is constant in the population: its section says so instead.
     """
@@ -107,6 +110,8 @@ def km_figure(cohort: Any, endpoint: str, by: str | None = None, **kwargs: Any) 
     p = cohort.params
     by_text = "" if by is None else " by " + in_sentence(by)
     kwargs.setdefault("title", label(endpoint) + by_text)
+    kwargs.setdefault("ci", p.km_ci_bands)
+    kwargs.setdefault("annotation", p.km_annotation)
     return plots.km_plot(
         frame, "AVAL", "event", by=by, settings=p.settings, **kwargs,
     )
@@ -260,7 +265,7 @@ def ild_figure(cohort: Any) -> Any:
         return note(f"Cumulative incidence not drawn: {suppress_count(events, p.min_cell_size)} ILD "
                     f"recurrence(s) (fewer than {p.min_cell_size}: each step would show one patient).")
     curve, _ = analysis.ild_cumulative_incidence(cohort)
-    plots.cuminc_plot(curve, label="ILD recurrence (death competing)", durations=ild["AVAL"],
+    plots.cuminc_plot(curve, label="ILD recurrence (death competing)", durations=ild["AVAL"], ci=p.km_ci_bands,
                       settings=p.settings, title="Cumulative incidence of ILD recurrence")
     return None
 

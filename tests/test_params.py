@@ -33,6 +33,7 @@ def test_defaults():
     p = params_from_mapping({"title": "T", "data_path": "d.csv"})
     assert (p.ci_transform, p.conf_level, p.timepoints, p.min_cell_size) == ("log-log", 0.95, (6.0, 12.0), 5)
     assert p.published_comparison is False
+    assert (p.km_ci_bands, p.km_annotation) == (True, "logrank")
 
 
 @pytest.mark.parametrize(
@@ -73,6 +74,8 @@ def test_defaults():
         ({"comparison": ["regimen_group"]}, "comparison", "mapping"),
         ({"weighting": "iptw"}, "weighting", "must be one of overlap, ate, att"),
         ({"weighting": 1}, "weighting", "must be str"),
+        ({"km_annotation": "cox"}, "km_annotation", "must be one of logrank, hr, none"),
+        ({"km_ci_bands": "yes"}, "km_ci_bands", "must be bool"),
         ({"derived_variables": {"g": {"from": "ecog", "groups": {"a": [0], "b": [1]}}},
           "comparison": {"variable": "g", "levels": ["a", "c"]}}, "comparison.levels", "not among the labels"),
     ],

@@ -308,7 +308,8 @@ def test_km_figure_suppresses_number_at_risk_with_the_parameter_files_min_cell_s
     rng = np.random.default_rng(3)
     df = pd.DataFrame({"AVAL": rng.uniform(0.5, 12, 23), "event": rng.random(23) < 0.7, "arm": ["a"] * 12 + ["b"] * 11})
     settings = Settings(conf_level=0.95, ci_transform="log-log", min_cell_size=5)
-    params = SimpleNamespace(conf_level=0.95, ci_transform="log-log", min_cell_size=5, settings=settings)
+    params = SimpleNamespace(conf_level=0.95, ci_transform="log-log", min_cell_size=5, settings=settings,
+                             km_ci_bands=True, km_annotation="logrank")
     cohort = SimpleNamespace(params=params, settings=settings, endpoint=lambda paramcd: df)
     ax = report.km_figure(cohort, "PFS", by="arm")
     texts = [t.get_text() for a in ax.figure.axes if a.get_label() == "at_risk" for t in a.texts

@@ -255,35 +255,147 @@ def _draw_at_risk(
     rows: Sequence[tuple[str, str, np.ndarray]],
     min_cell_size: int | None,
     title: str = "Number at risk",
+    *,
+    label: str = "at_risk",
+    pad: float = 0.78,
+    divider: Any = None,
+    swatches: bool = False,
 ) -> Axes:
-    """A number-at-risk table in a new axes under ``ax``, sharing its x axis.
+    """A table of counts at the x ticks (number at risk, cumulative events) in a new axes under
+    ``ax``, sharing its x axis: each count is centred on its tick, so the columns line up with the
+    x axis whatever the figure width and the number of rows.
 
     ``rows`` are (label, colour, counts at ``ticks``). Counts go through ``suppress_count``.
+    ``divider`` (from an earlier table under the same axes, ``rax.table_divider``) puts this
+    table under that one, ``pad`` inches below. ``swatches``: each row is named by a bar of its
+    colour (as the legend's lines) instead of its label, for narrow figures where the labels
+    would take the width of the plot (survminer's ``tables.y.text = FALSE``).
     """
-    divider = make_axes_locatable(ax)
-    height = 0.24 * len(rows) + 0.08
-    rax = divider.append_axes("bottom", size=axes_size.Fixed(height), pad=axes_size.Fixed(0.78), sharex=ax)
-    rax.set_label("at_risk")
+    divider = divider if divider is not None else make_axes_locatable(ax)
+    fontsize_labels = min(8.5, mpl.rcParams["ytick.labelsize"])
+    row_in = 0.24 if fontsize_labels >= 8.5 else 0.2
+    height = row_in * len(rows) + 0.08
+    rax = divider.append_axes("bottom", size=axes_size.Fixed(height), pad=axes_size.Fixed(pad), sharex=ax)
+    rax.table_divider = divider
+    rax.set_label(label)
     n = len(rows)
     texts = [[suppress_count(int(k), min_cell_size) for k in counts] for _, _, counts in rows]
     # smaller digits when long counts would touch their neighbours (DejaVu digits: 0.64 em wide)
     x0, x1 = ax.get_xlim()
     column_pt = ax.bbox.width * 72.0 / ax.figure.dpi * (ticks[1] - ticks[0]) / (x1 - x0) if len(ticks) > 1 else 1e9
     longest = max((len(t) for row in texts for t in row), default=1)
-    fontsize = float(min(8.5, max(5.5, 0.92 * column_pt / (0.64 * longest))))
+    fontsize = float(min(fontsize_labels, max(5.5, 0.92 * column_pt / (0.64 * longest))))
     for i, ((_, color, _), row) in enumerate(zip(rows, texts)):
         y = n - 1 - i
         for t, text in zip(ticks, row):
-            rax.text(t, y, text, ha="center", va="center", fontsize=fontsize, color=color, gid="at_risk_count")
+            rax.text(t, y, text, ha="center", va="center", fontsize=fontsize, color=color, gid=f"{label}_count")
     rax.set_ylim(-0.6, n - 0.4)
-    rax.set_yticks(np.arange(n - 1, -1, -1), [r[0] for r in rows])
+    rax.set_yticks(np.arange(n - 1, -1, -1), ["\u2501\u2501" if swatches else r[0] for r in rows])
     for tick_label, (_, color, _) in zip(rax.get_yticklabels(), rows):
         tick_label.set_color(color)
-        tick_label.set_fontsize(8.5)
-    rax.tick_params(axis="y", length=0, pad=6)
+        tick_label.set_fontsize(fontsize_labels)
+    # the first column's counts are centred on the first tick, near the axes' left edge: the row
+    # labels keep clear of them
+    first_half_pt = max((len(row[0]) for row in texts if row), default=1) * 0.64 * fontsize / 2
+    margin_pt = ax.bbox.width * 72.0 / ax.figure.dpi * (ticks[0] - x0) / (x1 - x0) if len(ticks) else 0.0
+    rax.tick_params(axis="y", length=0, pad=max(6.0, first_half_pt - margin_pt + 5.0))
     rax.tick_params(axis="x", bottom=False, labelbottom=False)
     for side in ("left", "right", "top", "bottom"):
         rax.spines[side].set_visible(False)
-    rax.set_title(title, loc="left", fontsize=9, fontweight="bold", pad=3)
+    rax.set_title(title, loc="left", fontsize=fontsize_labels + 0.5, fontweight="bold", pad=3)
     rax.set_xlabel("")
     return rax
+
+
+#: Corners tried, in order, for a text placed inside the axes: (x, y, ha, va) in axes fraction.
+_CORNERS = {
+    "upper right": (0.98, 0.97, "right", "top"),
+    "lower left": (0.02, 0.03, "left", "bottom"),
+    "lower right": (0.98, 0.03, "right", "bottom"),
+    "upper left": (0.02, 0.97, "left", "top"),
+    "center right": (0.98, 0.55, "right", "center"),
+}
+
+
+def _hits(box: Any, obstacles: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> bool:
+    """Whether a box (data coordinates) meets any obstacle: a step function ``(x, low, high)``
+    drawn ``where="post"`` (a curve: low == high; a CI band: low < high)."""
+    for x, lo, hi in obstacles:
+        if x.size == 0:
+            continue
+        # the steps in force between box.x0 and box.x1: the one at box.x0 and those starting inside
+        first = max(int(np.searchsorted(x, box.x0, side="right")) - 1, 0)
+        last = int(np.searchsorted(x, box.x1, side="right"))
+        if x[0] > box.x1 or x[-1] < box.x0:
+            continue
+        seg_lo, seg_hi = lo[first:max(last, first + 1)], hi[first:max(last, first + 1)]
+        ok = ~(np.isnan(seg_lo) | np.isnan(seg_hi))
+        if ok.any() and np.nanmin(seg_lo[ok]) <= box.y1 and np.nanmax(seg_hi[ok]) >= box.y0:
+            return True
+    return False
+
+
+def _place_texts(ax: Axes, blocks: Sequence[tuple[str, str]],
+                 obstacles: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]],
+                 fontsize: float | None = None) -> list[Any]:
+    """Put each (text, gid) block in a free corner of the axes: the first of :data:`_CORNERS`
+    where it meets no curve, band or median line (``obstacles``, see :func:`_hits`) and no
+    earlier block; the last corner tried when none is free. Returns the Text artists."""
+    renderer = ax.figure.canvas.get_renderer()
+    to_data = ax.transData.inverted()
+    placed: list[Any] = []
+    taken: list[Any] = []
+    for text, gid in blocks:
+        if not text:
+            continue
+        chosen = None
+        for corner, (x, y, ha, va) in _CORNERS.items():
+            if corner in taken:
+                continue
+            t = ax.text(x, y, text, transform=ax.transAxes, ha=ha, va=va, gid=gid, linespacing=1.25,
+                        fontsize=fontsize or mpl.rcParams["legend.fontsize"], zorder=5)
+            box = t.get_window_extent(renderer).transformed(to_data)
+            overlaps = any(box.overlaps(p.get_window_extent(renderer).transformed(to_data)) for p in placed)
+            if not overlaps and not _hits(box, obstacles):
+                chosen = (t, corner)
+                break
+            t.remove()
+        if chosen is None:  # nowhere free: the first free corner, over the curves, with a white box
+            corner = next(c for c in _CORNERS if c not in taken)
+            x, y, ha, va = _CORNERS[corner]
+            t = ax.text(x, y, text, transform=ax.transAxes, ha=ha, va=va, gid=gid, linespacing=1.25,
+                        fontsize=fontsize or mpl.rcParams["legend.fontsize"], zorder=5,
+                        bbox=dict(boxstyle="square,pad=0.25", facecolor="white", edgecolor="none", alpha=0.85))
+            chosen = (t, corner)
+        placed.append(chosen[0])
+        taken.append(chosen[1])
+    return placed
+
+
+def _wrap(text: str, width_in: float, fontsize: float) -> str:
+    """``text`` wrapped to lines at most ``width_in`` inches long at ``fontsize`` points
+    (DejaVu Sans: about 0.58 em per character, bold a little wider)."""
+    import textwrap
+
+    chars = max(12, int(width_in * 72.0 / (0.6 * fontsize)))
+    return "\n".join(textwrap.wrap(text, chars)) if len(text) > chars else text
+
+
+def _grow_to_fit(ax: Axes, plot_height: float, pad: float = 0.1) -> None:
+    """Set the height of ``ax``'s figure so that, once its margins are fitted, the plot itself
+    is ``plot_height`` inches tall: whatever is above it (title, legend) and under it (x axis,
+    number-at-risk tables) has a fixed size in inches, measured here, so a wrapped title or a
+    legend taller than planned makes the figure taller instead of the plot smaller."""
+    fig = ax.figure
+    renderer = fig.canvas.get_renderer()
+    boxes = [a.get_tightbbox(renderer) for a in fig.axes if a.get_visible()]
+    boxes = [b for b in boxes if b is not None]
+    if not boxes:
+        return
+    dpi = fig.dpi
+    top = max(b.y1 for b in boxes) / dpi
+    bottom = min(b.y0 for b in boxes) / dpi
+    box = ax.get_window_extent(renderer)
+    above, below = top - box.y1 / dpi, box.y0 / dpi - bottom
+    width = fig.get_size_inches()[0]
+    fig.set_size_inches(width, above + plot_height + below + 2 * pad)

@@ -175,15 +175,41 @@ def theme_rc() -> dict[str, Any]:
     return rc
 
 
+#: Journal column widths, inches: single column (85 mm) and double column (180 mm).
+SINGLE_COLUMN = 85 / 25.4
+DOUBLE_COLUMN = 180 / 25.4
+
+
+def column_rc(width: float) -> dict[str, Any]:
+    """Font sizes of a figure ``width`` inches wide, printed at that size: the theme's at a
+    double-column width; 1–2 pt smaller (never under 7 pt) at a single-column width, so that
+    titles, legends and the number-at-risk table fit the column without shrinking the figure.
+
+    Examples
+    --------
+    >>> column_rc(DOUBLE_COLUMN)
+    {}
+    >>> column_rc(SINGLE_COLUMN)["xtick.labelsize"]
+    8.0
+    """
+    if width >= 4.5:
+        return {}
+    return {"font.size": 8.5, "axes.labelsize": 8.5, "xtick.labelsize": 8.0, "ytick.labelsize": 8.0,
+            "axes.titlesize": 9.5, "legend.fontsize": 8.0, "legend.title_fontsize": 8.0,
+            "lines.markersize": 4.5, "xtick.major.size": 3, "ytick.major.size": 3}
+
+
 @contextlib.contextmanager
-def theme() -> Iterator[None]:
+def theme(**overrides: Any) -> Iterator[None]:
     """Context in which figures get the report theme without changing global settings.
 
     Only the theme's own rcParams are restored on exit (not all of them, as
     ``plt.rc_context`` does): Jupyter's inline backend switches interactive mode on when the
     first figure is created, and undoing that would stop every later figure from showing.
+    ``overrides``: rcParams changed on top of the theme (e.g. :func:`column_rc`), with dots
+    written as in ``theme(**{"font.size": 8})``.
     """
-    rc = theme_rc()
+    rc = {**theme_rc(), **overrides}
     saved = {key: mpl.rcParams[key] for key in rc}
     mpl.rcParams.update(rc)
     try:
