@@ -353,3 +353,16 @@ def test_subset_count():
     assert disclosure.subset_count(100, 100, K) == "100"
     assert disclosure.subset_count(3, 100, K) == "<5"
     assert disclosure.subset_count(97, 100, None) == "97"
+
+
+def test_docstring_examples_of_the_disclosure_package_and_its_tables():
+    import doctest
+    import importlib
+
+    names = ["ensemble_helpers.disclosure", "ensemble_helpers.disclosure.cells", "ensemble_helpers.disclosure.files",
+             "ensemble_helpers.disclosure.margins", "ensemble_helpers.disclosure.models",
+             "ensemble_helpers.disclosure.parameters", "ensemble_helpers.disclosure.records",
+             "ensemble_helpers.tables.counts", "ensemble_helpers.tables.endpoints", "ensemble_helpers.batch.index"]
+    results = [doctest.testmod(importlib.import_module(n), optionflags=doctest.NORMALIZE_WHITESPACE) for n in names]
+    assert sum(r.attempted for r in results) > 20
+    assert sum(r.failed for r in results) == 0

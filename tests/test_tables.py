@@ -165,16 +165,35 @@ def test_table_one_continuous_by_hand(patients):
 def test_table_one_categorical_suppressed_by_hand(patients):
     t = table_one(patients, "arm", VARS, min_cell_size=5)
     ov, a, b = "Overall, N = 12", "A, N = 7", "B, N = 5"
-    # hormone receptor: positive 8/12, 6/7, 2/5; negative 4, 1, 3 (all < 5: no percentage)
-    assert [cell(t, f"{INDENT}Positive", c) for c in (ov, a, b)] == ["8 (66.7%)", "6 (85.7%)", "<5"]
+    # hormone receptor: positive 8/12, 6/7, 2/5; negative 4, 1, 3 (all < 5: primary). Shown, the
+    # positives 8 and 6 would give the negatives back as N - positive: complementary "≥5"
+    assert [cell(t, f"{INDENT}Positive", c) for c in (ov, a, b)] == ["≥5", "≥5", "<5"]
     assert [cell(t, f"{INDENT}Negative", c) for c in (ov, a, b)] == ["<5", "<5", "<5"]
-    # brain metastasis yes: 7/12, 2/7, 5/5
-    assert [cell(t, "Brain metastasis", c) for c in (ov, a, b)] == ["7 (58.3%)", "<5", "5 (100.0%)"]
-    # ECOG among non-missing (11, 6, 5): 0 -> 4, 3, 1; 1 -> 6, 2, 4; 2 -> 1, 1, 0
+    # brain metastasis yes: 7/12, 2/7, 5/5; the Overall 7 minus B's 5 would be A's 2: hidden
+    assert [cell(t, "Brain metastasis", c) for c in (ov, a, b)] == ["≥5", "<5", "5 (100.0%)"]
+    # ECOG among non-missing (11, 6, 5): 0 -> 4, 3, 1; 1 -> 6, 2, 4; 2 -> 1, 1, 0; one missing
+    # (in A): the Overall denominator 11 is N - missing, so no percentage where missing is hidden
     assert [cell(t, f"{INDENT}0", c) for c in (ov, a, b)] == ["<5", "<5", "<5"]
-    assert [cell(t, f"{INDENT}1", c) for c in (ov, a, b)] == ["6 (54.5%)", "<5", "<5"]
+    assert [cell(t, f"{INDENT}1", c) for c in (ov, a, b)] == ["6", "<5", "<5"]
     assert [cell(t, f"{INDENT}2", c) for c in (ov, a, b)] == ["<5", "<5", "0 (0.0%)"]
     assert [cell(t, f"{INDENT}Missing", c, "ecog") for c in (ov, a, b)] == ["<5", "<5", "0"]
+    assert "complementary suppression" in t.attrs["footnote"]
+
+
+def test_table_one_no_hidden_count_can_be_worked_out(patients):
+    """Every count Table 1 hides keeps at least two possible values given everything it prints
+    (the column N, the Overall column, the levels, the percentages' denominators)."""
+    from ensemble_helpers.tables.table_one import _protect
+    from ensemble_helpers.tables._common import _variable_type
+    from ensemble_helpers.disclosure import audit
+
+    groups = patients["arm"]
+    columns = [("Overall", np.ones(len(patients), dtype=bool)),
+               ("A", (groups == "A").to_numpy()), ("B", (groups == "B").to_numpy())]
+    kinds = {v: _variable_type(patients[v], v) for v in VARS}
+    prot = _protect(patients, columns, VARS, kinds, with_overall=True, min_cell_size=5)
+    assert prot.complete and prot.secondary
+    assert audit(prot.values, prot.status, prot.lines, 5) == []
 
 
 def test_table_one_without_suppression_by_hand(patients):

@@ -231,9 +231,9 @@ def append_internal(output_dir: str | os.PathLike[str], relative: str, text: str
     --------
     >>> import tempfile
     >>> out = tempfile.mkdtemp()
-    >>> log = append_internal(out, "errors.log", "duplicate patient_id PT-0042 (row 6)\n")
+    >>> log = append_internal(out, "errors.log", "duplicate patient_id PT-0042 (row 6)\\n")
     >>> is_owner_only(log), log.read_text()
-    (True, 'duplicate patient_id PT-0042 (row 6)\n')
+    (True, 'duplicate patient_id PT-0042 (row 6)\\n')
     """
     base = Path(output_dir) / INTERNAL_DIR
     target = base / relative

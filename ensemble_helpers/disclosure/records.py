@@ -180,6 +180,15 @@ def _lines(records: Sequence[Mapping[str, Any]], cell_of: Mapping[tuple[int, str
         for other in n_keys[1:]:
             add(n_keys[0], [other])
         add(n_keys[0], events)
+    # disease control includes the responses: DCR - ORR is the count of stable diseases
+    measures: dict[tuple, dict[str, Hashable]] = defaultdict(dict)
+    for (i, fld), key in cell_of.items():
+        rec = records[i]
+        if fld == "events" and rec.get("unit") == "proportion":
+            measures[(str(rec.get("analysis")), str(rec.get("group")))][str(rec.get("endpoint"))] = key
+    for found in measures.values():
+        if "DCR" in found and "ORR" in found:
+            add(found["DCR"], [found["ORR"]])
     # response-style rates by group: the levels' n add up to the Overall n of the same measure
     rate_n: dict[tuple, list[Hashable]] = defaultdict(list)
     for (i, fld), key in cell_of.items():

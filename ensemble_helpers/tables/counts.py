@@ -8,6 +8,7 @@ import pandas as pd
 from ensemble_helpers.formats import (
     DASH,
 )
+from ensemble_helpers.disclosure import TOTAL, protect_partition
 from ensemble_helpers.labels import label
 from ensemble_helpers.privacy import suppress_count, suppress_count_pct
 from ensemble_helpers.tables._common import (
@@ -75,14 +76,29 @@ def top_counts(
 
 @takes_settings
 def frequency_table(freq: pd.DataFrame, min_cell_size: int | None, heading: str = "Category") -> pd.DataFrame:
-    """Format :func:`ensemble_helpers.describe.frequencies` output as ``n (%)`` with suppression."""
-    total = int(freq["n"].sum())
-    return pd.DataFrame(
+    """Format :func:`ensemble_helpers.describe.frequencies` output as ``n (%)`` with suppression.
+
+    The levels add up to their total, which the percentages give away: a hidden count could be
+    worked out as the total minus the others, so more levels are hidden (printed ``"≥k"``,
+    :func:`ensemble_helpers.disclosure.protect_partition`) and the table's footnote says so.
+
+    Examples
+    --------
+    >>> f = pd.DataFrame({"level": ["1", "2", "3"], "n": [10, 6, 2]})
+    >>> frequency_table(f, 5, "ILD grade")["n (%)"].tolist()
+    ['10 (55.6%)', '≥5', '<5']
+    """
+    counts = {i: int(k) for i, k in enumerate(freq["n"])}
+    prot = protect_partition(counts, None, min_cell_size)
+    out = pd.DataFrame(
         {
             heading: [label(v) for v in freq["level"]],
-            "n (%)": [suppress_count_pct(int(k), total, min_cell_size) for k in freq["n"]],
+            "n (%)": [prot.text_pct(i, TOTAL) for i in counts],
         }
     )
+    if prot.note() and prot.secondary:
+        out.attrs["footnote"] = prot.note()
+    return out
 
 
 @takes_settings

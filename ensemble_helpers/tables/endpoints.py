@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 import pandas as pd
 
@@ -16,6 +16,7 @@ from ensemble_helpers.formats import (
     suppressed_count,
 )
 from ensemble_helpers.formats import is_missing as _missing
+from ensemble_helpers.disclosure import Line, Protection, protect
 from ensemble_helpers.labels import label
 from ensemble_helpers.privacy import is_suppressed, suppress_count
 
@@ -93,13 +94,15 @@ def endpoint_table(
     unit_single = unit[:-1] if unit.endswith("s") else unit
     median_col = f"Median, {unit} ({ci})"
     rows = []
-    for rec in summary.to_dict("records"):
+    records = summary.to_dict("records")
+    prot = _protect_endpoints(records, endpoint_col, min_cell_size)
+    for i, rec in enumerate(records):
         row: dict[str, str] = {}
         if endpoint_col in summary.columns:
             row["Endpoint"] = label(rec[endpoint_col])
         row["Group"] = _value_label(rec["group"])
-        row["N"] = suppress_count(rec["n"], min_cell_size)
-        row["Events"] = suppress_count(rec["events"], min_cell_size)
+        row["N"] = prot.text(("n", i)) if ("n", i) in prot.status else suppress_count(rec["n"], min_cell_size)
+        row["Events"] = prot.text(("e", i)) if ("e", i) in prot.status else suppress_count(rec["events"], min_cell_size)
         if not _missing(rec["n"]) and int(rec["n"]) == 0:
             row[median_col] = NO_PATIENTS
             for t in timepoints:
@@ -122,7 +125,34 @@ def endpoint_table(
     cols = (["Endpoint"] if endpoint_col in summary.columns else []) + ["Group", "N", "Events", median_col] + [
         f"{t:g}-{unit_single} rate ({ci})" for t in timepoints
     ]
-    return pd.DataFrame(rows, columns=cols)
+    out = pd.DataFrame(rows, columns=cols)
+    if prot.secondary:
+        out.attrs["footnote"] = prot.note()
+    return out
+
+
+def _protect_endpoints(records: list[dict], endpoint_col: str, min_cell_size: int | None) -> Protection:
+    """Suppression of the N and events of a Kaplan-Meier table: the events are part of N (the
+    censored patients are the difference) and, with an Overall row, the groups of an endpoint add
+    up to it."""
+    values: dict[Any, int] = {}
+    lines: list[Line] = []
+    rows_of: dict[Any, dict[str, int]] = {}
+    for i, rec in enumerate(records):
+        if _missing(rec["n"]) or _missing(rec["events"]):
+            continue
+        values[("n", i)], values[("e", i)] = int(rec["n"]), int(rec["events"])
+        lines.append(Line(("n", i), [("e", i)]))
+        rows_of.setdefault(rec.get(endpoint_col), {})[str(rec["group"])] = i
+    for groups in rows_of.values():
+        overall = groups.get("Overall")
+        others = [i for g, i in groups.items() if g != "Overall"]
+        if overall is None or not others:
+            continue
+        for key in ("n", "e"):
+            if sum(values[(key, i)] for i in others) <= values[(key, overall)]:
+                lines.append(Line((key, overall), [(key, i) for i in others]))
+    return protect(values, lines, min_cell_size)
 
 
 @takes_settings
@@ -163,18 +193,62 @@ def response_table(
     needed = ["measure", "successes", "n", "estimate", "lower", "upper"]
     _require(summary, needed, "response_table")
     rate_col = f"Rate ({ci_name(conf_level)})"
+    records = summary.to_dict("records")
+    prot = _protect_responses(records, min_cell_size)
     rows = []
-    for rec in summary.to_dict("records"):
+    for i, rec in enumerate(records):
         row: dict[str, str] = {}
         if "group" in summary.columns:
             row["Group"] = _value_label(rec["group"])
         row["Measure"] = label(rec["measure"])
-        hidden = is_suppressed(rec["successes"], min_cell_size) or is_suppressed(rec["n"], min_cell_size)
-        row["n / N"] = f"{suppress_count(rec['successes'], min_cell_size)} / {suppress_count(rec['n'], min_cell_size)}"
+        if _missing(rec["n"]) or _missing(rec["successes"]):
+            row["n / N"], row[rate_col] = "", ""
+            rows.append(row)
+            continue
+        num, den = ("s", i), _response_n_key(rec)
+        hidden = prot.is_hidden(num) or prot.is_hidden(den)
+        row["n / N"] = f"{prot.text(num)} / {prot.text(den)}"
         row[rate_col] = "" if hidden else format_pct(rec["estimate"], rec["lower"], rec["upper"], digits=digits)
         rows.append(row)
     cols = (["Group"] if "group" in summary.columns else []) + ["Measure", "n / N", rate_col]
-    return pd.DataFrame(rows, columns=cols)
+    out = pd.DataFrame(rows, columns=cols)
+    if prot.secondary:
+        out.attrs["footnote"] = prot.note()
+    return out
+
+
+def _response_n_key(rec: dict) -> tuple:
+    """One cell per group and denominator: the measures of a group share their N."""
+    return ("n", str(rec.get("group", "Overall")), int(rec["n"]))
+
+
+def _protect_responses(records: list[dict], min_cell_size: int | None) -> Protection:
+    """Suppression of a response table's counts: responders are part of their N (the
+    non-responders are its difference), disease control includes the responses (the SD count is
+    their difference), and with an Overall row the groups add up to it."""
+    values: dict[Any, int] = {}
+    lines: list[Line] = []
+    by_group: dict[str, dict[str, Any]] = {}
+    for i, rec in enumerate(records):
+        if _missing(rec["n"]) or _missing(rec["successes"]):
+            continue
+        n_key = _response_n_key(rec)
+        values[n_key] = int(rec["n"])
+        values[("s", i)] = int(rec["successes"])
+        lines.append(Line(n_key, [("s", i)]))
+        by_group.setdefault(n_key[1], {})[str(rec["measure"])] = ("s", i)
+        by_group[n_key[1]].setdefault("n", n_key)
+    for cells in by_group.values():
+        if "ORR" in cells and "DCR" in cells:
+            lines.append(Line(cells["DCR"], [cells["ORR"]]))
+    overall = by_group.get("Overall")
+    others = [g for g in by_group if g != "Overall"]
+    if overall and others:
+        for key in {k for g in others for k in by_group[g]}:
+            parts = [by_group[g][key] for g in others if key in by_group[g]]
+            if key in overall and len(parts) == len(others):
+                lines.append(Line(overall[key], parts))
+    return protect(values, lines, min_cell_size)
 
 
 @takes_settings

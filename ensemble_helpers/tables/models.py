@@ -13,6 +13,7 @@ from ensemble_helpers.formats import (
     format_number,
     format_p,
     format_statistic,
+    secondary_suppressed_count,
 )
 from ensemble_helpers.formats import is_missing as _missing
 from ensemble_helpers.labels import label
@@ -56,7 +57,9 @@ def hr_table(
         Add ``N`` and ``Events`` columns; with an ``n_excluded`` column (patients left out for a
         missing covariate, :func:`ensemble_helpers.analysis.hazard_ratios`) also
         "Excluded (missing covariate)", and ``N`` is printed by
-        :func:`ensemble_helpers.disclosure.subset_count` (a hidden exclusion is not given away).
+        :func:`ensemble_helpers.disclosure.subset_count` (a hidden exclusion is not given away);
+        when patients were left out, ``Events`` is printed ``"≥k"`` (the events of the patients
+        left out would be the population's minus the model's).
 
     Returns
     -------
@@ -91,6 +94,11 @@ def hr_table(
             row["N"] = subset_count(int(rec["n"]), int(rec["n"]) + int(excluded), min_cell_size) if with_excluded \
                 else suppress_count(rec["n"], min_cell_size)
             row["Events"] = suppress_count(rec["events"], min_cell_size)
+            if with_excluded and int(excluded) > 0 and not is_suppressed(rec["events"], min_cell_size) \
+                    and min_cell_size is not None and min_cell_size > 1:
+                # the population's events minus the model's would be the events of the patients
+                # left out, possibly 1..k-1: the model's events are not printed exactly
+                row["Events"] = secondary_suppressed_count(min_cell_size)
             if "n_excluded" in cox.columns:
                 row[EXCLUDED] = suppress_count(int(excluded), min_cell_size) if with_excluded else ""
         row[hr_col] = "NE" if _missing(rec["hr"]) else format_estimate(

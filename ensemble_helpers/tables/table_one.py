@@ -15,8 +15,8 @@ from ensemble_helpers.formats import (
     format_p,
 )
 from ensemble_helpers.formats import is_missing as _missing
+from ensemble_helpers.disclosure import PRIMARY, SECONDARY, Line, Protection, protect, suppression_note
 from ensemble_helpers.labels import label
-from ensemble_helpers.privacy import is_suppressed, suppress_count, suppress_count_pct
 from ensemble_helpers.stats.balance import SMD_THRESHOLD, variable_smd
 from ensemble_helpers.stats.descriptive import (
     FISHER_RESAMPLES,  # noqa: F401 (tables.FISHER_RESAMPLES)
@@ -134,11 +134,17 @@ def table_one(
             if mask.sum() == 0:
                 logger.info("table_one: group %s=%s has no patient and is left out", by, level)
                 continue
-            groups.append((f"{_value_label(level)}, N = {suppress_count(int(mask.sum()), min_cell_size)}", mask))
+            groups.append((_value_label(level), mask))
     columns: list[tuple[str, np.ndarray]] = []
     if by is None or overall:
-        columns.append((f"Overall, N = {suppress_count(len(data), min_cell_size)}", np.ones(len(data), dtype=bool)))
+        columns.append(("Overall", np.ones(len(data), dtype=bool)))
     columns += groups
+    kinds = {var: types.get(var) or _variable_type(data[var], var) for var in variables}
+    prot = _protect(data, columns, variables, kinds, with_overall=by is not None and overall and bool(groups),
+                    min_cell_size=min_cell_size)
+    columns = [(f"{name}, N = {prot.text(('N', j))}", mask) for j, (name, mask) in enumerate(columns)]
+    groups = columns[-len(groups):] if groups else []
+    group_columns = set(range(len(columns) - len(groups), len(columns)))
     with_p = pvalues and len(groups) >= 2
     with_smd = smd and len(groups) == 2
     flagged_smd = False
@@ -164,8 +170,8 @@ def table_one(
         if not with_smd:
             return ""
         g1, g2 = groups[0][1], groups[1][1]
-        counts = [int((m & gm).sum()) for m in masks for gm in (g1, g2)]
-        if any(is_suppressed(c, min_cell_size) for c in counts):
+        if any(prot.status[key] in (PRIMARY, SECONDARY) for key in prot.values
+               if isinstance(key, tuple) and len(key) > 1 and key[1] == s.name and key[-1] in group_columns):
             return ""
         value = variable_smd(s, g1, g2, kind)
         if _missing(value):
@@ -176,7 +182,7 @@ def table_one(
 
     for var in variables:
         s = data[var]
-        kind = types.get(var) or _variable_type(s, var)
+        kind = kinds[var]
         missing = s.isna().to_numpy()
         title = label(var)
         if kind == "continuous":
@@ -218,12 +224,9 @@ def table_one(
                 table = np.array([[int((lm & gm).sum()) for _, gm in groups] for lm in level_masks])
                 p, test = categorical_test(table)
                 p_text, tests_used = format_p(p), tests_used | ({test} - {""})
-            denominators = [int((gm & ~missing).sum()) for _, gm in columns]
-            level_cells = [
-                [suppress_count_pct(int((lm & gm).sum()), d, min_cell_size, digits) for (_, gm), d in
-                 zip(columns, denominators)]
-                for lm in level_masks[: len(levels)]
-            ]
+            denominator = _denominators(var, missing.any(), len(columns))
+            level_cells = [[prot.text_pct(("n", var, i, j), denominator[j], digits) for j in range(len(columns))]
+                           for i in range(len(levels))]
             smd_text = smd_cell(s, kind, [*level_masks, missing])
             if kind == "dichotomous":
                 add(var, "label", title, level_cells[0], p_text, smd_text)
@@ -234,8 +237,7 @@ def table_one(
         else:  # pragma: no cover - validated above
             raise ValueError(kind)
         if missing.any():
-            add(var, "missing", f"{INDENT}Missing",
-                [suppress_count(int((gm & missing).sum()), min_cell_size) for _, gm in columns])
+            add(var, "missing", f"{INDENT}Missing", [prot.text(("miss", var, j)) for j in range(len(columns))])
 
     out = pd.DataFrame(rows, columns=["Characteristic", *[c for c, _ in columns], *(["p-value"] if with_p else []),
                                       *(["SMD"] if with_smd else [])])
@@ -248,7 +250,74 @@ def table_one(
         notes.append("SMD: standardised mean difference (pooled SD; categorical variables: Yang & Dalton's "
                      f"multi-level SMD), † above {SMD_THRESHOLD:g}"
                      + ("; blank where a count is suppressed" if min_cell_size is not None else ""))
-    if min_cell_size is not None:
-        notes.append(f"Counts from 1 to {min_cell_size - 1} are shown as <{min_cell_size}.")
+    if min_cell_size is not None and min_cell_size > 1:
+        notes.append(suppression_note(min_cell_size, True, bool(prot.secondary)))
     out.attrs["footnote"] = " ".join(n if n.endswith(".") else n + "." for n in notes)
     return out
+
+
+def _protect(
+    data: pd.DataFrame,
+    columns: Sequence[tuple[str, np.ndarray]],
+    variables: Sequence[str],
+    kinds: Mapping[str, str],
+    *,
+    with_overall: bool,
+    min_cell_size: int | None,
+) -> Protection:
+    """Primary and secondary suppression of every count Table 1 prints or implies.
+
+    Cells (``j`` is the column position): ``("N", j)`` the column N; ``("n", var, i, j)`` the
+    patients at level ``i`` of a categorical or yes/no variable (the "No" of a yes/no variable is
+    not printed); ``("miss", var, j)`` the Missing row; ``("d", var, j)`` the patients with a
+    value, the denominator of the percentages (printed through them: a hidden denominator drops
+    the variable's percentages in that column). Equations: each column's N is its patients with a
+    value plus its missing ones, the levels add up to the patients with a value, and with an
+    Overall column every count of it is the sum of the group columns'
+    (:func:`ensemble_helpers.disclosure.protect`).
+    """
+    values: dict[Any, int] = {}
+    lines: list[Line] = []
+    unpublished: list[Any] = []
+    n_cols = range(len(columns))
+    groups = list(n_cols)[1:] if with_overall else []
+    for j, (_, mask) in enumerate(columns):
+        values[("N", j)] = int(mask.sum())
+
+    def across(key: tuple) -> None:
+        if groups:
+            lines.append(Line((*key, 0), [(*key, j) for j in groups]))
+
+    across(("N",))
+    for var in variables:
+        s = data[var]
+        kind = kinds[var]
+        missing = s.isna().to_numpy()
+        denominator = _denominators(var, missing.any(), len(columns))
+        if missing.any():  # else the denominator is the column N
+            for j, (_, mask) in enumerate(columns):
+                values[("miss", var, j)] = int((mask & missing).sum())
+                values[("d", var, j)] = int((mask & ~missing).sum())
+                lines.append(Line(("N", j), [("d", var, j), ("miss", var, j)]))
+            across(("miss", var))
+            across(("d", var))
+        if kind == "continuous":
+            unpublished += [("d", var, j) for j in n_cols if missing.any()]
+            continue
+        all_levels = [True, False] if kind == "dichotomous" else _levels(s)
+        for i, lvl in enumerate(all_levels):
+            level_mask = s.isin([lvl]).to_numpy(dtype=bool) & ~missing
+            for j, (_, mask) in enumerate(columns):
+                values[("n", var, i, j)] = int((level_mask & mask).sum())
+            across(("n", var, i))
+            if kind == "dichotomous" and lvl is False:
+                unpublished += [("n", var, i, j) for j in n_cols]
+        for j in n_cols:
+            lines.append(Line(denominator[j], [("n", var, i, j) for i in range(len(all_levels))]))
+    return protect(values, lines, min_cell_size, unpublished=unpublished)
+
+
+def _denominators(var: str, has_missing: bool, n_columns: int) -> list[tuple]:
+    """The cell of each column's percentage denominator: the patients with a value, which is
+    the column N itself when the variable has no missing value."""
+    return [("d", var, j) if has_missing else ("N", j) for j in range(n_columns)]
