@@ -408,6 +408,8 @@ def attack(out: Path, cohort: pd.DataFrame, k: int = K) -> dict:
                     for f in ("n", "events"):
                         if r[f] not in ("", None) and 1 <= float(r[f]) < k:
                             printed_small.append(f"{rel}: {r['param_set']}/{r['notebook']} {r['analysis']} {f}={r[f]}")
+        elif path.suffix in (".svg", ".txt", ".md"):
+            texts[rel] = path.read_text(encoding="utf-8", errors="replace")  # ids and dates only
         elif path.suffix == ".xlsx":
             for sheet in pd.read_excel(path, sheet_name=None, header=None, dtype=str).values():
                 texts[f"{rel}:{len(texts)}"] = sheet.to_csv(index=False)
