@@ -141,8 +141,9 @@ def subgroup_section(cohort: Any, results: Any, variable: str) -> Any:
     if out["hr"].empty:
         parts.append(f"<p>{html.escape('Fewer than two groups with patients: no hazard ratio.')}</p>")
     else:
+        population = {ep: len(cohort.endpoint(ep)) for ep in out["hr"]["endpoint"].unique()}
         for adjusted, part in out["hr"].groupby("adjusted", sort=True):
-            shown = part.copy()
+            shown = part.assign(population=part["endpoint"].map(population))
             shown["term"] = [f"{label(e)}: {label(lvl)} vs {label(ref)}"
                              for e, lvl, ref in zip(shown["endpoint"], shown["level"], shown["reference"])]
             caption = (f"Cox hazard ratio adjusted for {ADJUSTMENT_TEXT} (complete cases)" if adjusted

@@ -436,3 +436,15 @@ def test_endpoint_table_hides_estimates_of_groups_below_min_cell_size():
     assert t.iloc[0, 4] == "4.1 (3.0–5.0)"
     assert t.iloc[1].tolist() == ["Progression-free survival", "B", "<5", "<5", "too few patients", "too few patients"]
     assert endpoint_table(s, timepoints=[6], min_cell_size=None).iloc[1, 4] == "2.0 (1.0–NR)"
+
+
+def test_hr_table_does_not_give_back_the_size_of_a_level_left_out():
+    """A model fitted without a level of 3 patients has an N 3 below its population: the N and
+    events are printed as ≥5, not 147 and 120."""
+    c = pd.DataFrame({"endpoint": ["PFS"], "variable": ["regimen_group"], "level": ["tki"], "reference": ["antibody"],
+                      "hr": [1.2], "hr_lower": [0.9], "hr_upper": [1.6], "p": [0.2], "n": [147], "events": [120],
+                      "n_excluded": [0], "population": [150]})
+    row = hr_table(c, min_cell_size=5, show_counts=True).iloc[0]
+    assert (row["N"], row["Events"], row["Excluded (missing covariate)"]) == ("≥5", "≥5", "0")
+    full = hr_table(c.assign(population=147), min_cell_size=5, show_counts=True).iloc[0]
+    assert (full["N"], full["Events"]) == ("147", "120")

@@ -59,7 +59,10 @@ def hr_table(
         "Excluded (missing covariate)", and ``N`` is printed by
         :func:`ensemble_helpers.disclosure.subset_count` (a hidden exclusion is not given away);
         when patients were left out, ``Events`` is printed ``"≥k"`` (the events of the patients
-        left out would be the population's minus the model's).
+        left out would be the population's minus the model's). An optional ``population``
+        column (patients of the endpoint) replaces ``n + n_excluded`` as the total: a model that
+        left out the levels below ``min_cell_size`` then does not print the N that gives their
+        size back.
 
     Returns
     -------
@@ -91,10 +94,13 @@ def hr_table(
         if show_counts:
             excluded = rec.get("n_excluded")
             with_excluded = "n_excluded" in cox.columns and not _missing(excluded)
-            row["N"] = subset_count(int(rec["n"]), int(rec["n"]) + int(excluded), min_cell_size) if with_excluded \
+            total = int(rec["n"]) + int(excluded) if with_excluded else None
+            if "population" in cox.columns and not _missing(rec.get("population")):
+                total = int(rec["population"])  # levels left out count as left out too
+            row["N"] = subset_count(int(rec["n"]), total, min_cell_size) if total is not None \
                 else suppress_count(rec["n"], min_cell_size)
             row["Events"] = suppress_count(rec["events"], min_cell_size)
-            if with_excluded and int(excluded) > 0 and not is_suppressed(rec["events"], min_cell_size) \
+            if total is not None and total > int(rec["n"]) and not is_suppressed(rec["events"], min_cell_size) \
                     and min_cell_size is not None and min_cell_size > 1:
                 # the population's events minus the model's would be the events of the patients
                 # left out, possibly 1..k-1: the model's events are not printed exactly
