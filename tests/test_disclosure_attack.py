@@ -301,6 +301,34 @@ def column_systems(df: pd.DataFrame, name: str, systems: list[System]) -> None:
         systems.append(s)
 
 
+def model_systems(frames: list[pd.DataFrame], name: str, systems: list[System]) -> None:
+    """Within one file: a Cox model's N, plus the patients it left out, is part of the
+    endpoint's population printed in the Kaplan-Meier table's Overall row (the rest, e.g. a level
+    left out of the model, is a count a reader forms by difference)."""
+    population: dict[str, Cell] = {}
+    for df in frames:
+        if {"Group", "N", "Endpoint"} <= set(df.columns):
+            for r in df.to_dict("records"):
+                cell = read_cell(r["N"])
+                if str(r["Group"]) == "Overall" and cell is not None:
+                    population.setdefault(str(r["Endpoint"]), cell)
+    s = System(f"{name} (models vs population)")
+    for df in frames:
+        if not {"Term", "N", "Endpoint"} <= set(df.columns):
+            continue
+        for r in df.to_dict("records"):
+            pop, n = population.get(str(r["Endpoint"])), read_cell(r["N"])
+            if pop is None or n is None:
+                continue
+            parts = [s.add(n)]
+            excluded = read_cell(r.get("Excluded (missing covariate)"))
+            if excluded is not None:
+                parts.append(s.add(excluded))
+            s.equation(s.add(pop), parts, exact=False)
+    if s.equations:
+        systems.append(s)
+
+
 def record_systems(records: list[dict], name: str, systems: list[System]) -> None:
     """results.json / summary.csv: Kaplan-Meier levels add up to Overall and hold their events,
     the levels of a proportion partition its N, DCR includes ORR, a model's N is part of the
@@ -428,8 +456,10 @@ def attack(out: Path, cohort: pd.DataFrame, k: int = K) -> dict:
                 if len(rows) > 1:
                     frames.append(pd.DataFrame(rows[1:], columns=rows[0]))
         for df in frames:
-            tables += 1
             df.columns = [str(c[-1] if isinstance(c, tuple) else c) for c in df.columns]
+        model_systems(frames, rel, systems)
+        for df in frames:
+            tables += 1
             name = f"{rel} table {tables}"
             for col in df.columns:
                 counting = col in COUNT_HEADERS or ", N = " in col
