@@ -117,6 +117,40 @@ def km_figure(cohort: Any, endpoint: str, by: str | None = None, **kwargs: Any) 
     )
 
 
+def distribution_figures(cohort: Any, by: str = "next_class") -> Any:
+    """The continuous baseline variables by ``by`` (default the class of the first post-T-DXd
+    regimen), drawn with seaborn (:mod:`ensemble_helpers.plots.distributions`, which imports it
+    only then): age as box plots, prior lines as the share of each group at each count. None
+    (the figures show themselves); one sentence instead when ``by`` is constant in the population.
+    """
+    from ensemble_helpers.plots import distributions
+
+    applies = populations.subgroup_applies(cohort.adsl, by)
+    if not applies:
+        return note(f"No figures by {in_sentence(by)}: {applies.detail}.")
+    s = cohort.params.settings
+    distributions.box_plot(cohort.adsl, "age", by, settings=s, title=f"Age by class of the {in_sentence(by)}")
+    distributions.count_plot(cohort.adsl, "prior_lines", by, top=6, settings=s,
+                             title=f"Prior lines for metastatic disease by class of the {in_sentence(by)}")
+    return None
+
+
+def followup_figure(cohort: Any, by: str = "next_class") -> Any:
+    """Observed follow-up (from the start of the first post-T-DXd regimen to death or last
+    contact) by ``by``, as empirical cumulative distributions drawn with seaborn; one sentence
+    instead when ``by`` is constant in the population."""
+    from ensemble_helpers.plots import distributions
+
+    applies = populations.subgroup_applies(cohort.adsl, by)
+    if not applies:
+        return note(f"No follow-up figure by {in_sentence(by)}: {applies.detail}.")
+    distributions.ecdf_plot(cohort.endpoint("OS"), "AVAL", by, settings=cohort.params.settings,
+                            title=f"Observed follow-up by class of the {in_sentence(by)}",
+                            xlabel="Months from the start of the regimen to death or last contact",
+                            what="observed follow-up")
+    return None
+
+
 def subgroup_section(cohort: Any, results: Any, variable: str) -> Any:
     """Medians, log-rank tests and hazard ratios of PFS and OS by ``variable``, as HTML tables.
 

@@ -571,3 +571,73 @@ def test_km_plot_bands_by_default_and_cumulative_events_suppressed(tiny):
     by_row = {k: [x for _, x in sorted(v)] for k, v in rows.items()}
     assert by_row == {1: ["0", "<3", "<3", "3", "3"], 0: ["0", "<3", "<3", "<3", "3"]}
     plt.close("all")
+
+
+# ----------------------------------------------------------------------------------------------
+# seaborn distributions (issue 13.4)
+
+
+def test_seaborn_is_imported_only_by_the_figures_that_draw_with_it():
+    import subprocess
+    import sys
+
+    code = ("import sys; import ensemble_helpers.report, ensemble_helpers.plots, ensemble_helpers.plots.distributions; "
+            "print('seaborn' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+@pytest.fixture
+def baseline() -> pd.DataFrame:
+    rng = np.random.default_rng(5)
+    g = pd.Categorical(["anti_her2_antibody"] * 40 + ["chemotherapy"] * 30 + ["endocrine"] * 3,
+                       categories=["anti_her2_antibody", "anti_her2_tki", "chemotherapy", "endocrine"])
+    lines = np.r_[rng.integers(1, 4, 40), np.r_[[1] * 2, rng.integers(2, 4, 28)], [2, 2, 2]]
+    return pd.DataFrame({"age": rng.normal(60, 10, 73).round(1), "prior_lines": lines, "next_class": g,
+                         "fu": rng.uniform(1, 30, 73)})
+
+
+def test_box_plot_no_outliers_no_small_groups(baseline, tmp_path):
+    from ensemble_helpers.plots.distributions import box_plot
+
+    ax = box_plot(baseline, "age", "next_class", min_cell_size=5, title="Age by regimen class")
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels == ["Anti-HER2 antibody (n=40)", "Chemotherapy (n=30)"]  # empty and small classes not drawn
+    notes = [t.get_text() for t in ax.texts if t.get_gid() == "dist_note"]
+    assert notes == ["Not drawn (fewer than 5 patients): Endocrine."]
+    # no marker for an individual value: whiskers end at the most extreme values within the 5th
+    # and 95th percentiles (matplotlib's rule), no outlier points
+    age = baseline.loc[baseline["next_class"] == "anti_her2_antibody", "age"].to_numpy()
+    lo, hi = np.percentile(age, [5, 95])
+    xs = {round(float(x), 6) for line in ax.get_lines() for x in line.get_xdata()}
+    assert round(age[age >= lo].min(), 6) in xs and round(age[age <= hi].max(), 6) in xs
+    assert round(age.min(), 6) not in xs and round(age.max(), 6) not in xs
+    assert not [line for line in ax.get_lines() if line.get_marker() not in ("None", None, "", " ")
+                and len(line.get_xdata())]
+    assert ax.figure.report_alt.startswith("Box plot: Age by regimen class.")
+    ax.figure.savefig(tmp_path / "box.png")
+    plt.close("all")
+
+
+def test_count_plot_shares_and_suppressed_bars(baseline):
+    from ensemble_helpers.plots.distributions import count_plot
+
+    ax = count_plot(baseline, "prior_lines", "next_class", top=3, min_cell_size=5)
+    heights = sorted(round(p.get_height(), 6) for p in ax.patches if p.get_height() > 0)
+    counts = pd.crosstab(baseline["next_class"], baseline["prior_lines"].clip(upper=3))
+    expected = sorted(round(100 * k / counts.loc[g].sum(), 6) for g in ("anti_her2_antibody", "chemotherapy")
+                      for k in counts.loc[g] if k >= 5)
+    assert heights == expected  # chemotherapy's 2 patients with one line: no bar
+    note = " ".join(next(t.get_text() for t in ax.texts if t.get_gid() == "dist_note").split())
+    assert "bar of fewer than 5 patients not drawn" in note and "Endocrine" in note
+    plt.close("all")
+
+
+def test_ecdf_plot_by_group(baseline):
+    from ensemble_helpers.plots.distributions import ecdf_plot
+
+    ax = ecdf_plot(baseline, "fu", "next_class", min_cell_size=5, xlabel="Months", width=plots.style.SINGLE_COLUMN)
+    assert len(ax.get_lines()) == 2
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["Anti-HER2 antibody (n=40)", "Chemotherapy (n=30)"]
+    assert ax.figure.get_size_inches()[0] == pytest.approx(85 / 25.4)
+    plt.close("all")

@@ -108,3 +108,134 @@ def test_index_links_the_table_and_figure_files(rendered):
             assert f'href="{run_id}{suffix}"' in index
         if (out / f"{run_id}_figures").is_dir():
             assert f'href="{run_id}_figures"' in index
+
+
+# ---------------------------------------------------------------------------------------------
+# tables: .docx and .xlsx hold what the HTML shows, and the numbers results.json records
+def _norm(text: str) -> str:
+    return " ".join(str(text).replace("\xa0", " ").split())
+
+
+def html_tables(page: str) -> dict[str, list[list[str]]]:
+    """Caption -> rows of cell texts of every captioned table of a report (first of a caption)."""
+    from bs4 import BeautifulSoup
+
+    out: dict[str, list[list[str]]] = {}
+    for table in BeautifulSoup(page, "html.parser").find_all("table"):
+        caption = table.find("caption")
+        if caption is None:
+            continue
+        rows = [[_norm(c.get_text(" ", strip=True)) for c in tr.find_all(["th", "td"])] for tr in table.find_all("tr")]
+        out.setdefault(_norm(caption.get_text(" ", strip=True)), rows)
+    return out
+
+
+def docx_tables(path: Path) -> dict[str, list[list[str]]]:
+    """Caption -> rows of cell texts of every table of a .docx report file."""
+    import docx
+
+    doc = docx.Document(str(path))
+    captions = [_norm(p.text) for p in doc.paragraphs if re.match(r"Table \d+\. ", p.text)]
+    assert len(captions) == len(doc.tables), f"{path.name}: {len(captions)} captions, {len(doc.tables)} tables"
+    out = {}
+    for caption, table in zip(captions, doc.tables):
+        out[caption.split(". ", 1)[1]] = [[_norm(c.text) for c in row.cells] for row in table.rows]
+    return out
+
+
+def xlsx_rows(path: Path) -> dict[str, list[dict[str, object]]]:
+    """Sheet caption -> rows as {header: value} of a .xlsx report file."""
+    import openpyxl
+
+    wb = openpyxl.load_workbook(path, read_only=True)
+    out = {}
+    for ws in wb.worksheets:
+        rows = list(ws.iter_rows(values_only=True))
+        caption = str(rows[0][0]).split(". ", 1)[1]
+        header = [str(h) for h in rows[2]]
+        body = []
+        for row in rows[3:]:
+            if all(v is None for v in row[1:]) and row[0] is not None and len(body) and row[0].startswith(
+                    ("Counts from", "Estimates")):
+                break
+            if all(v is None for v in row):
+                break
+            body.append(dict(zip(header, row)))
+        out[caption] = body
+    return out
+
+
+@pytest.mark.parametrize("run_id", RUN_IDS)
+def test_docx_and_xlsx_show_the_html_tables(rendered, run_id):
+    from ensemble_helpers.export import cell_numbers
+
+    html = report(rendered, run_id)
+    shown = html_tables(html.read_text(encoding="utf-8"))
+    docx_path, xlsx_path = html.with_suffix(".docx"), html.with_suffix(".xlsx")
+    written = docx_tables(docx_path)
+    sheets = xlsx_rows(xlsx_path)
+    assert set(written) == set(shown), f"{run_id}: tables differ: {set(written) ^ set(shown)}"
+    for caption, rows in shown.items():
+        assert written[caption] == rows, f"{run_id}: .docx table {caption!r} differs from the HTML"
+    assert len(sheets) == len(written)
+    for caption, rows in written.items():
+        sheet = next(body for name, body in sheets.items() if name == caption)
+        header, body = rows[0], rows[1:]
+        assert len(sheet) == len(body), f"{run_id}: sheet {caption!r} has {len(sheet)} rows, table {len(body)}"
+        for texts, cells in zip(body, sheet):
+            for col, text in zip(header[1:], texts[1:]):
+                for role, number in cell_numbers(text).items():
+                    # a number column beside the text ("col: estimate"), or the column itself when it
+                    # holds plain numbers; a plain count in a column of "n (%)" cells is its "n"
+                    keys = [f"{col}: {'%' if role == 'percent' else role}", col] + ([f"{col}: n"] if role == "value" else [])
+                    got = [cells[k] for k in keys if k in cells and isinstance(cells[k], (int, float))]
+                    assert got and got[0] == pytest.approx(number), (
+                        f"{run_id} {caption!r} {col!r} {text!r}: {dict((k, cells.get(k)) for k in keys)}")
+
+
+#: results.json records whose estimates a report table shows, and the decimals it shows them with.
+SHOWN_RECORDS = {"km_median": 1, "km_rate_6m": 3, "km_rate_12m": 3, "response": 3}
+
+
+@pytest.mark.parametrize("run_id", RUN_IDS)
+def test_xlsx_numbers_equal_results_json(rendered, run_id):
+    from ensemble_helpers.results import read_results
+
+    html = report(rendered, run_id)
+    results = html.with_name(f"{html.stem}.results.json")
+    if not results.is_file() or not html.with_suffix(".xlsx").is_file():
+        pytest.skip(f"{run_id}: no results or tables")
+    page = _norm(html.read_text(encoding="utf-8"))
+    triples = set()
+    for body in xlsx_rows(html.with_suffix(".xlsx")).values():
+        for cells in body:
+            for key, value in cells.items():
+                if key.endswith(": estimate") and isinstance(value, (int, float)):
+                    col = key.removesuffix(": estimate")
+                    triples.add((value, cells.get(f"{col}: lower"), cells.get(f"{col}: upper")))
+    checked = 0
+    for rec in read_results(results):
+        digits = SHOWN_RECORDS.get(rec["analysis"])
+        if digits is None or rec["estimate"] is None or not (rec["estimate"] == rec["estimate"]):
+            continue
+        if rendered.min_cell_size and rec.get("n") is not None and rec["n"] < rendered.min_cell_size:
+            continue
+
+        def shown(x):
+            return None if x is None or x != x else float(f"{x:.{digits}f}")
+
+        est, lo, hi = shown(rec["estimate"]), shown(rec.get("lower")), shown(rec.get("upper"))
+        # the cell as the report writes it ("4.2 (3.8–4.6)", "30.7% (27.1–34.3)"); records no
+        # table shows (e.g. the headline records of the published comparison) are not checked
+        scale, unit = (100, "%") if digits == 3 else (1, "")
+        if lo is None or hi is None:
+            continue
+        cell = f"{est * scale:.1f}{unit} ({lo * scale:.1f}–{hi * scale:.1f})"
+        if cell not in page:
+            continue
+        match = [t for t in triples if t[0] == pytest.approx(est) and (lo is None or t[1] == pytest.approx(lo))
+                 and (hi is None or t[2] == pytest.approx(hi))]
+        assert match, f"{run_id}: {rec['analysis']} {rec['endpoint']} {rec['group']} {est} ({lo}–{hi}) not in the .xlsx"
+        checked += 1
+    if run_id.endswith("02_endpoints"):
+        assert checked >= 4, f"{run_id}: only {checked} records checked"

@@ -244,6 +244,8 @@ def _finish(ax: Axes, created: bool, extra: Sequence[Axes] = (), *, kind: str | 
     _materialise_ticks(ax, *extra)
     if created:
         _fit_margins(ax.figure)
+        if _fit_title(ax):
+            _fit_margins(ax.figure)
         if kind is not None:
             describe(ax.figure, kind, title, details, name)
     return ax
@@ -378,7 +380,25 @@ def _wrap(text: str, width_in: float, fontsize: float) -> str:
     import textwrap
 
     chars = max(12, int(width_in * 72.0 / (0.6 * fontsize)))
-    return "\n".join(textwrap.wrap(text, chars)) if len(text) > chars else text
+    return "\n".join(textwrap.wrap(text, chars, break_on_hyphens=False)) if len(text) > chars else text
+
+
+def _fit_title(ax: Axes, pad: float = 0.1) -> bool:
+    """Re-wrap the axes' left title when it runs past the figure's right edge (it starts at the
+    plot's left edge, after the y tick labels); whether it did."""
+    from matplotlib.text import Text
+
+    text = ax.get_title("left")
+    if not text:
+        return False
+    title = next(c for c in ax.get_children() if isinstance(c, Text) and c.get_text() == text)
+    fig = ax.figure
+    box = title.get_window_extent(fig.canvas.get_renderer())
+    right = fig.get_size_inches()[0] - pad
+    if box.x1 / fig.dpi <= right:
+        return False
+    title.set_text(_wrap(text.replace("\n", " "), right - box.x0 / fig.dpi, title.get_fontsize()))
+    return True
 
 
 def _grow_to_fit(ax: Axes, plot_height: float, pad: float = 0.1) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from typing import Any, Mapping
 
+import matplotlib as mpl
 import numpy as np
 import pandas as pd
 from matplotlib import ticker
@@ -15,11 +16,13 @@ from ensemble_helpers import labels as _labels
 from ensemble_helpers.plots._figure import (
     _draw_at_risk,
     _finish,
+    _grow_to_fit,
     _new_axes,
     _time_axis,
     _time_ticks,
+    _wrap,
 )
-from ensemble_helpers.plots.style import group_colors, GROUP_COLORS, theme
+from ensemble_helpers.plots.style import DOUBLE_COLUMN, GROUP_COLORS, column_rc, group_colors, theme
 from ensemble_helpers.settings import takes_settings
 
 
@@ -39,6 +42,7 @@ def cuminc_plot(
     title: str | None = None,
     xlabel: str = "Months",
     ylabel: str = "Cumulative incidence (%)",
+    width: float = DOUBLE_COLUMN,
 ) -> Axes:
     """Cumulative incidence curve(s) from ``stats.cumulative_incidence``, y axis in percent.
 
@@ -69,6 +73,9 @@ def cuminc_plot(
         Suppress at-risk counts below this.
     title, xlabel, ylabel : str
         Texts.
+    width : float
+        Width of a new figure, inches: 180 mm (default) or 85 mm (smaller fonts,
+        :func:`~ensemble_helpers.plots.style.column_rc`).
 
     Returns
     -------
@@ -104,18 +111,26 @@ def cuminc_plot(
     for g, part in parts:
         d = follow_up(g)
         ends.append(max(float(pd.to_numeric(part["time"]).max()), float(d[-1]) if d is not None and d.size else 0.0))
-    ticks, x_end = _time_ticks(max(ends), tick_every, xmax)
 
     def with_origin(t: np.ndarray, v: np.ndarray, end: float) -> tuple[np.ndarray, np.ndarray]:
         if t[0] > 0:
             t, v = np.r_[0.0, t], np.r_[0.0, v]
         return np.r_[t, end], np.r_[v, v[-1]]
 
-    with theme():
-        created = ax is None
+    created = ax is None
+    names = [label or "Overall" if g is None else _labels.label(g) for g, _ in parts]
+    with theme(**(column_rc(width) if created else {})):
+        # as km_plot: table rows named by colour bars when their labels would take a third of
+        # the width, fewer x ticks in a narrow figure
+        label_in = max(len(n) for n in names) * 0.6 * mpl.rcParams["ytick.labelsize"] / 72 + 0.2
+        swatches = created and label_in > width / 3
+        label_in = 0.45 if swatches else label_in
+        max_ticks = 14 if not created else max(4, min(14, int((width - max(label_in, 0.6) - 0.3) / 0.3)))
+        ticks, x_end = _time_ticks(max(ends), tick_every, xmax, max_ticks=max_ticks)
+        plot_in = min(3.3, max(1.9, 0.52 * width))
         if created:
             n_rows = len(parts) if durations is not None else 0
-            ax = _new_axes((8.0, (0.35 if title else 0.1) + 3.3 + 0.15
+            ax = _new_axes((width, (0.35 if title else 0.1) + plot_in + 0.15
                             + (0.78 + 0.24 * n_rows + 0.3 if n_rows else 0.6)))
         top = 0.0
         risk_rows = []
@@ -142,12 +157,17 @@ def cuminc_plot(
         ax.set_ylim(-0.01 * y_top, y_top)
         ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
         _time_axis(ax, ticks, x_end, xlabel, ylabel)
+        pad_pt = 8.0
+        if len(parts) > 1 or label:  # over the plot, outside the axes: never over a curve or band
+            leg = ax.legend(loc="lower left", bbox_to_anchor=(0, 1), borderaxespad=0.3, alignment="left",
+                            ncols=1 if len(parts) <= 3 or width < 4.5 else 2, handlelength=1.6)
+            pad_pt += leg.get_window_extent(ax.figure.canvas.get_renderer()).height * 72.0 / ax.figure.dpi
         if title:
-            ax.set_title(_labels.label(title), loc="left")
-        if len(parts) > 1 or label:
-            ax.legend(loc="upper left")
-        extra = [_draw_at_risk(ax, ticks, risk_rows, min_cell_size)] if risk_rows else []
-        names = [label or "Overall" if g is None else _labels.label(g) for g, _ in parts]
+            ax.set_title(_wrap(_labels.label(title), width - 0.3, mpl.rcParams["axes.titlesize"]), loc="left",
+                         pad=pad_pt)
+        extra = [_draw_at_risk(ax, ticks, risk_rows, min_cell_size, swatches=swatches)] if risk_rows else []
+        if created:
+            _grow_to_fit(ax, plot_in)
         details = (f"{ylabel} over {xlabel.lower()}, {len(parts)} curve{'s' if len(parts) > 1 else ''}: "
                    f"{'; '.join(names)}." + (" Numbers at risk under the plot." if risk_rows else ""))
         return _finish(ax, created, extra, kind="Cumulative incidence",
