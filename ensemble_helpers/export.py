@@ -240,7 +240,7 @@ class Publication:
 
     def figure_name(self, name: str) -> str:
         """``name`` made unique among this run's figures (``_2``, ``_3``... appended)."""
-        base = slug(name)
+        base = slug(name, limit=90)
         candidate, k = base, 1
         while candidate in self.figures:
             k += 1

@@ -171,7 +171,8 @@ def subgroup_section(cohort: Any, results: Any, variable: str) -> Any:
         tables.endpoint_table(out["summaries"], settings=p.settings),
         caption=f"PFS and OS by {in_sentence(variable)}",
     )]
-    parts.append(tables.to_html(tables.logrank_table(out["logrank"]), caption="Log-rank test"))
+    by_text = f" by {in_sentence(variable)}"  # each section's tables named apart in the .docx/.xlsx files
+    parts.append(tables.to_html(tables.logrank_table(out["logrank"]), caption="Log-rank test" + by_text))
     if out["hr"].empty:
         parts.append(f"<p>{html.escape('Fewer than two groups with patients: no hazard ratio.')}</p>")
     else:
@@ -180,13 +181,13 @@ def subgroup_section(cohort: Any, results: Any, variable: str) -> Any:
             shown = part.assign(population=part["endpoint"].map(population))
             shown["term"] = [f"{label(e)}: {label(lvl)} vs {label(ref)}"
                              for e, lvl, ref in zip(shown["endpoint"], shown["level"], shown["reference"])]
-            caption = (f"Cox hazard ratio adjusted for {ADJUSTMENT_TEXT} (complete cases)" if adjusted
-                       else "Cox hazard ratio, unadjusted")
+            caption = (f"Cox hazard ratio{by_text} adjusted for {ADJUSTMENT_TEXT} (complete cases)" if adjusted
+                       else f"Cox hazard ratio{by_text}, unadjusted")
             parts.append(tables.to_html(
                 tables.hr_table(shown, settings=p.settings, show_counts=True),
                 caption=caption,
             ))
-        parts.append(tables.to_html(tables.ph_table(out["ph"]), caption="Proportional hazards (cox.zph)"))
+        parts.append(tables.to_html(tables.ph_table(out["ph"]), caption=f"Proportional hazards (cox.zph){by_text}"))
     return _html("".join(parts))
 
 

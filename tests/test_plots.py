@@ -14,7 +14,7 @@ import pytest  # noqa: E402
 from matplotlib.collections import PolyCollection  # noqa: E402
 
 from ensemble_helpers import plots, stats  # noqa: E402
-from ensemble_helpers.plots._figure import _display_fitted, _new_axes  # noqa: E402
+from ensemble_helpers.plots._figure import _display_fitted, _new_axes, _text_color  # noqa: E402
 from ensemble_helpers.plots import (  # noqa: E402
     GROUP_COLORS,
     bar_plot,
@@ -169,9 +169,15 @@ def test_fitted_report_figures_are_shown_without_a_tight_bbox_pass(tmp_path):
         assert md["alt"].startswith("Kaplan–Meier curves: Progression-free survival. ")
         assert "Overall (n=<5)" not in md["alt"] and "Overall (n=4)" in md["alt"]
         printer(fig)  # shown again: its files are not written twice
-        assert list(pub.figures) == ["km_progression_free_survival"]
+        # a Kaplan–Meier figure is also drawn at a single-column width, for its own files only
+        assert list(pub.figures) == ["km_progression_free_survival", "km_progression_free_survival_85mm"]
         assert sorted(p.name for p in (tmp_path / "02_endpoints_figures").iterdir()) == [
-            f"km_progression_free_survival.{ext}" for ext in ("pdf", "png", "svg")]
+            f"km_progression_free_survival{size}.{ext}" for size in ("", "_85mm") for ext in ("pdf", "png", "svg")]
+        from PIL import Image
+
+        with Image.open(tmp_path / "02_endpoints_figures" / "km_progression_free_survival_85mm.png") as im:
+            assert im.size[0] == pytest.approx(85 / 25.4 * 300, abs=1)
+        assert plt.get_fignums() == [fig.number]  # the 85 mm figure is closed, never shown
         export.stop()
         assert mpl.rcParams["savefig.bbox"] == "tight"  # switched only while printing
         loose = _new_axes((4.0, 3.0))  # margins not fitted: matplotlib's default margins
@@ -244,7 +250,8 @@ def test_km_plot_artists_by_hand(tiny, tmp_path):
     assert at_risk_rows(ax) == {"A": ["5", "4", "<3", "0", "0"], "B": ["4", "4", "<3", "<3", "0"]}
     rax = at_risk_axes(ax)
     assert rax.get_shared_x_axes().joined(ax, rax)  # aligned with the x ticks
-    assert [t.get_color() for t in rax.get_yticklabels()] == [group_color("A"), group_color("B")]
+    # each row in its group's colour, darkened where small text would not read on white
+    assert [t.get_color() for t in rax.get_yticklabels()] == [_text_color(group_color("A")), _text_color(group_color("B"))]
     render(ax, tmp_path, "km")
 
 

@@ -87,9 +87,13 @@ def test_every_figure_shown_is_a_file_beside_its_report(rendered, run_id):
     page = html.read_text(encoding="utf-8")
     shown = [i for i in images(page) if str(i.get("src", "")).startswith("data:image/png")]
     folder = html.with_name(f"{html.stem}_figures")
-    pngs = sorted(folder.glob("*.png")) if folder.is_dir() else []
+    files = sorted(folder.glob("*.png")) if folder.is_dir() else []
+    pngs = [f for f in files if not f.stem.endswith("_85mm")]
     assert len(pngs) == len(shown), f"{run_id}: {len(shown)} figures shown, {len(pngs)} PNG files"
-    for png in pngs:
+    for png in pngs:  # curves are written at a single-column width too
+        if png.stem.startswith(("km_", "cuminc_")):
+            assert png.with_name(f"{png.stem}_85mm.png") in files, f"{run_id}: no 85 mm file of {png.name}"
+    for png in files:
         svg, pdf = png.with_suffix(".svg"), png.with_suffix(".pdf")
         assert re.fullmatch(r"[a-z0-9_]+", png.stem), png.name
         assert ET.parse(svg).getroot().tag.endswith("svg")
@@ -116,52 +120,50 @@ def _norm(text: str) -> str:
     return " ".join(str(text).replace("\xa0", " ").split())
 
 
-def html_tables(page: str) -> dict[str, list[list[str]]]:
-    """Caption -> rows of cell texts of every captioned table of a report (first of a caption)."""
+def html_tables(page: str) -> list[tuple[str, list[list[str]]]]:
+    """(caption, rows of cell texts) of every captioned table of a report, in order; a table shown
+    twice is kept once (as the run's collector keeps it)."""
     from bs4 import BeautifulSoup
 
-    out: dict[str, list[list[str]]] = {}
+    out: list[tuple[str, list[list[str]]]] = []
     for table in BeautifulSoup(page, "html.parser").find_all("table"):
         caption = table.find("caption")
         if caption is None:
             continue
         rows = [[_norm(c.get_text(" ", strip=True)) for c in tr.find_all(["th", "td"])] for tr in table.find_all("tr")]
-        out.setdefault(_norm(caption.get_text(" ", strip=True)), rows)
+        item = (_norm(caption.get_text(" ", strip=True)), rows)
+        if item not in out:
+            out.append(item)
     return out
 
 
-def docx_tables(path: Path) -> dict[str, list[list[str]]]:
-    """Caption -> rows of cell texts of every table of a .docx report file."""
+def docx_tables(path: Path) -> list[tuple[str, list[list[str]]]]:
+    """(caption, rows of cell texts) of every table of a .docx report file, in order."""
     import docx
 
     doc = docx.Document(str(path))
     captions = [_norm(p.text) for p in doc.paragraphs if re.match(r"Table \d+\. ", p.text)]
     assert len(captions) == len(doc.tables), f"{path.name}: {len(captions)} captions, {len(doc.tables)} tables"
-    out = {}
-    for caption, table in zip(captions, doc.tables):
-        out[caption.split(". ", 1)[1]] = [[_norm(c.text) for c in row.cells] for row in table.rows]
-    return out
+    return [(caption.split(". ", 1)[1], [[_norm(c.text) for c in row.cells] for row in table.rows])
+            for caption, table in zip(captions, doc.tables)]
 
 
-def xlsx_rows(path: Path) -> dict[str, list[dict[str, object]]]:
-    """Sheet caption -> rows as {header: value} of a .xlsx report file."""
+def xlsx_rows(path: Path) -> list[tuple[str, list[dict[str, object]]]]:
+    """(caption, rows as {header: value}) of every sheet of a .xlsx report file, in order."""
     import openpyxl
 
     wb = openpyxl.load_workbook(path, read_only=True)
-    out = {}
+    out = []
     for ws in wb.worksheets:
         rows = list(ws.iter_rows(values_only=True))
         caption = str(rows[0][0]).split(". ", 1)[1]
         header = [str(h) for h in rows[2]]
         body = []
         for row in rows[3:]:
-            if all(v is None for v in row[1:]) and row[0] is not None and len(body) and row[0].startswith(
-                    ("Counts from", "Estimates")):
-                break
             if all(v is None for v in row):
-                break
+                break  # the footnotes follow a blank row
             body.append(dict(zip(header, row)))
-        out[caption] = body
+        out.append((caption, body))
     return out
 
 
@@ -171,15 +173,13 @@ def test_docx_and_xlsx_show_the_html_tables(rendered, run_id):
 
     html = report(rendered, run_id)
     shown = html_tables(html.read_text(encoding="utf-8"))
-    docx_path, xlsx_path = html.with_suffix(".docx"), html.with_suffix(".xlsx")
-    written = docx_tables(docx_path)
-    sheets = xlsx_rows(xlsx_path)
-    assert set(written) == set(shown), f"{run_id}: tables differ: {set(written) ^ set(shown)}"
-    for caption, rows in shown.items():
-        assert written[caption] == rows, f"{run_id}: .docx table {caption!r} differs from the HTML"
-    assert len(sheets) == len(written)
-    for caption, rows in written.items():
-        sheet = next(body for name, body in sheets.items() if name == caption)
+    written = docx_tables(html.with_suffix(".docx"))
+    sheets = xlsx_rows(html.with_suffix(".xlsx"))
+    assert [c for c, _ in written] == [c for c, _ in shown], f"{run_id}: the .docx tables are not the HTML's"
+    for (caption, rows), (_, docx_rows) in zip(shown, written):
+        assert docx_rows == rows, f"{run_id}: .docx table {caption!r} differs from the HTML"
+    assert [c for c, _ in sheets] == [c for c, _ in written]
+    for (caption, rows), (_, sheet) in zip(written, sheets):
         header, body = rows[0], rows[1:]
         assert len(sheet) == len(body), f"{run_id}: sheet {caption!r} has {len(sheet)} rows, table {len(body)}"
         for texts, cells in zip(body, sheet):
@@ -207,7 +207,7 @@ def test_xlsx_numbers_equal_results_json(rendered, run_id):
         pytest.skip(f"{run_id}: no results or tables")
     page = _norm(html.read_text(encoding="utf-8"))
     triples = set()
-    for body in xlsx_rows(html.with_suffix(".xlsx")).values():
+    for _, body in xlsx_rows(html.with_suffix(".xlsx")):
         for cells in body:
             for key, value in cells.items():
                 if key.endswith(": estimate") and isinstance(value, (int, float)):

@@ -32,7 +32,9 @@ class ReportFigure(Figure):
     (~0.1 s each, the largest part of a report's figure time).
 
     ``report_name`` (file name) and ``report_alt`` (alt text) say what it shows
-    (:func:`describe`); ``files_written`` is set once its files are written."""
+    (:func:`describe`); ``files_written`` is set once its files are written;
+    ``report_variants`` (suffix -> function drawing it again, e.g. at 85 mm) adds files of the
+    same figure at other sizes."""
 
     margins_fitted = False
     report_name: str | None = None
@@ -115,8 +117,17 @@ def _write_files(fig: Figure) -> None:
 
     if export.current() is None:
         return
-    export.save_figure(fig, figure_name(fig))
+    name = figure_name(fig)
+    export.save_figure(fig, name)
     fig.files_written = True
+    # the same figure drawn again at another width (Kaplan–Meier and cumulative incidence at a
+    # single-column width): "<name>_85mm", never shown
+    for suffix, draw in getattr(fig, "report_variants", {}).items():
+        other = draw().figure
+        try:
+            export.save_figure(other, f"{name}_{suffix}")
+        finally:
+            plt.close(other)
 
 
 def _display_fitted(formatter: Any) -> Any:
@@ -290,11 +301,12 @@ def _draw_at_risk(
     for i, ((_, color, _), row) in enumerate(zip(rows, texts)):
         y = n - 1 - i
         for t, text in zip(ticks, row):
-            rax.text(t, y, text, ha="center", va="center", fontsize=fontsize, color=color, gid=f"{label}_count")
+            rax.text(t, y, text, ha="center", va="center", fontsize=fontsize, color=_text_color(color),
+                     gid=f"{label}_count")
     rax.set_ylim(-0.6, n - 0.4)
     rax.set_yticks(np.arange(n - 1, -1, -1), ["\u2501\u2501" if swatches else r[0] for r in rows])
     for tick_label, (_, color, _) in zip(rax.get_yticklabels(), rows):
-        tick_label.set_color(color)
+        tick_label.set_color(color if swatches else _text_color(color))
         tick_label.set_fontsize(fontsize_labels)
     # the first column's counts are centred on the first tick, near the axes' left edge: the row
     # labels keep clear of them
@@ -307,6 +319,20 @@ def _draw_at_risk(
     rax.set_title(title, loc="left", fontsize=fontsize_labels + 0.5, fontweight="bold", pad=3)
     rax.set_xlabel("")
     return rax
+
+
+def _text_color(color: str) -> str:
+    """``color`` darkened until small text in it reads on white (contrast ratio >= 4.5, WCAG AA):
+    the light palette colours (sky blue, orange, grey) of thin table digits."""
+    rgb = np.array(mpl.colors.to_rgb(color))
+
+    def contrast(c: np.ndarray) -> float:
+        lin = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+        return 1.05 / (float(lin @ [0.2126, 0.7152, 0.0722]) + 0.05)
+
+    while contrast(rgb) < 4.5:
+        rgb = rgb * 0.9
+    return mpl.colors.to_hex(rgb)
 
 
 #: Corners tried, in order, for a text placed inside the axes: (x, y, ha, va) in axes fraction.

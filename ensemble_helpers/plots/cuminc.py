@@ -22,7 +22,7 @@ from ensemble_helpers.plots._figure import (
     _time_ticks,
     _wrap,
 )
-from ensemble_helpers.plots.style import DOUBLE_COLUMN, GROUP_COLORS, column_rc, group_colors, theme
+from ensemble_helpers.plots.style import DOUBLE_COLUMN, GROUP_COLORS, SINGLE_COLUMN, column_rc, group_colors, theme
 from ensemble_helpers.settings import takes_settings
 
 
@@ -81,6 +81,7 @@ def cuminc_plot(
     -------
     Axes
     """
+    call = dict(locals())  # to draw the same figure at a single-column width (its 85 mm file)
     needed = ["time", "estimate"] + (["lower", "upper"] if ci else [])
     absent = [c for c in needed if c not in curve.columns]
     if absent:
@@ -132,6 +133,8 @@ def cuminc_plot(
             n_rows = len(parts) if durations is not None else 0
             ax = _new_axes((width, (0.35 if title else 0.1) + plot_in + 0.15
                             + (0.78 + 0.24 * n_rows + 0.3 if n_rows else 0.6)))
+            if width > SINGLE_COLUMN:
+                ax.figure.report_variants = {"85mm": lambda: cuminc_plot(**{**call, "width": SINGLE_COLUMN})}
         top = 0.0
         risk_rows = []
         for (g, part), end in zip(parts, ends):

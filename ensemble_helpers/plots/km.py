@@ -33,7 +33,7 @@ from ensemble_helpers.plots._figure import (
     _time_ticks,
     _wrap,
 )
-from ensemble_helpers.plots.style import DOUBLE_COLUMN, column_rc, group_colors, theme
+from ensemble_helpers.plots.style import DOUBLE_COLUMN, SINGLE_COLUMN, column_rc, group_colors, theme
 from ensemble_helpers.settings import takes_settings
 
 logger = logging.getLogger(__name__)
@@ -288,6 +288,7 @@ def km_plot(
     KeyError
         ``summary`` has no row for a plotted group.
     """
+    call = dict(locals())  # to draw the same figure at a single-column width (its 85 mm file)
     if annotation not in ANNOTATIONS:
         raise ValueError(f"km_plot: annotation must be one of {ANNOTATIONS} (got {annotation!r})")
     # the curves are stats.km_curve's (same validation and missing-value rule as
@@ -317,7 +318,10 @@ def km_plot(
     rc = column_rc(width) if created else {}
     if not fits and too_small:
         with theme(**rc):
-            ax = ax if ax is not None else _new_axes((width, 1.2 if width < 4.5 else 1.5))
+            if ax is None:
+                ax = _new_axes((width, 1.2 if width < 4.5 else 1.5))
+                if width > SINGLE_COLUMN:
+                    ax.figure.report_variants = {"85mm": lambda: km_plot(**{**call, "width": SINGLE_COLUMN})}
             ax.set_axis_off()
             head = _labels.label(title) if title else None
             if head:
@@ -362,6 +366,8 @@ def km_plot(
             height += (n_tables * (0.3 + row_in * len(fits) + 0.08) + 0.5 + 0.15 * (n_tables - 1)
                        if n_tables else 0.6)
             ax = _new_axes((width, height))
+            if width > SINGLE_COLUMN:
+                ax.figure.report_variants = {"85mm": lambda: km_plot(**{**call, "width": SINGLE_COLUMN})}
         # rows of the tables named by colour bars when their labels would take a third of the width
         label_in = max(len(n) for n in names.values()) * 0.6 * mpl.rcParams["ytick.labelsize"] / 72 + 0.2
         swatches = created and label_in > width / 3

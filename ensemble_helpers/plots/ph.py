@@ -112,6 +112,7 @@ def schoenfeld_plot(
         ax.set_ylabel("Beta(t): log hazard ratio")
         ax.set_title(title or f"Proportional hazards: {name}")
         ax.legend(loc="best", frameon=False, fontsize=8)
-        return _finish(ax, created, kind="Scaled Schoenfeld residuals", title=ax.get_title(),
+        shown_title = ax.get_title("left") or ax.get_title()
+        return _finish(ax, created, kind="Scaled Schoenfeld residuals", title=shown_title,
                        details="Binned mean residuals over time with the fitted log hazard ratio (dashed).",
-                       name=f"schoenfeld {ax.get_title()}")
+                       name=f"schoenfeld {shown_title}")
