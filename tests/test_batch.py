@@ -151,9 +151,13 @@ def test_failure_keeps_previous_good_report_and_marks_it_stale(repo: Path) -> No
     out = repo / "reports" / "alpha"
     assert (out / "light.html").read_bytes() == good
     assert (out / "light.results.json").is_file()
+    # the good run's table and figure files stay beside its report, linked from the index
+    assert (out / "light.docx").is_file() and (out / "light_figures" / "orr.svg").is_file()
+    assert not (out / "light_files").exists()
     assert (out / "light.failed.html").is_file() and (out / "light.failed.ipynb").is_file()
     index = (repo / "reports" / "index.html").read_text()
     assert "stale" in index and 'href="alpha/light.failed.html"' in index
+    assert 'href="alpha/light.docx"' in index and 'href="alpha/light_figures"' in index
     with open(repo / "reports" / "summary.csv", newline="") as fh:
         assert {r["report_status"] for r in csv.DictReader(fh)} == {"stale"}
 
@@ -318,6 +322,9 @@ def test_dask_workers_need_no_shared_disk(repo: Path, tmp_path: Path) -> None:
     assert external_resources(page) == [] and "40 patients" in page
     assert f"sha256 {sha256(repo / 'data' / 'patients.csv')}" in page  # the bytes sent
     assert (out / "alpha" / "light.results.json").is_file()
+    # the publication files a worker made come back and go beside the report (issue 13)
+    assert (out / "alpha" / "light.docx").read_bytes() == b"tables"
+    assert (out / "alpha" / "light_figures" / "orr.svg").read_text() == "<svg/>"
     assert (out / "alpha" / "raises.failed.html").is_file() and (out / "beta" / "light.failed.ipynb").is_file()
     assert not list(out.glob(".tmp-*"))
     assert not list((cluster / "workers").rglob("*.ipynb"))  # nothing left in the workers' folder

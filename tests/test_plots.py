@@ -648,3 +648,14 @@ def test_ecdf_plot_by_group(baseline):
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["Anti-HER2 antibody (n=40)", "Chemotherapy (n=30)"]
     assert ax.figure.get_size_inches()[0] == pytest.approx(85 / 25.4)
     plt.close("all")
+
+
+def test_plot_docstring_examples():
+    import doctest
+
+    from ensemble_helpers.plots import _figure, style
+
+    for module in (plots, _figure, style):
+        result = doctest.testmod(module)
+        assert result.attempted and not result.failed, module.__name__
+    plt.close("all")

@@ -99,7 +99,7 @@ def _cell(entry: Mapping[str, Any]) -> dict[str, Any]:
     paths = entry["paths"]
     status = entry["status"]
     links = [(_href(paths.get("html")), "report"), (_href(paths.get("ipynb")), "ipynb"),
-             (_href(paths.get("docx")), "tables .docx"), (_href(paths.get("xlsx")), "tables .xlsx"),
+             (_href(paths.get("docx")), "docx"), (_href(paths.get("xlsx")), "xlsx"),
              (_href(paths.get("figures")), "figures")]
     if status == STATUS_FAILED:
         links += [(_href(paths.get("failed_html")), "failed report"),

@@ -282,7 +282,7 @@ def _draw_at_risk(
     ``divider`` (from an earlier table under the same axes, ``rax.table_divider``) puts this
     table under that one, ``pad`` inches below. ``swatches``: each row is named by a bar of its
     colour (as the legend's lines) instead of its label, for narrow figures where the labels
-    would take the width of the plot (survminer's ``tables.y.text = FALSE``).
+    would take a quarter of the width or more (survminer's ``tables.y.text = FALSE``).
     """
     divider = divider if divider is not None else make_axes_locatable(ax)
     fontsize_labels = min(8.5, mpl.rcParams["ytick.labelsize"])

@@ -121,10 +121,10 @@ def cuminc_plot(
     created = ax is None
     names = [label or "Overall" if g is None else _labels.label(g) for g, _ in parts]
     with theme(**(column_rc(width) if created else {})):
-        # as km_plot: table rows named by colour bars when their labels would take a third of
+        # as km_plot: table rows named by colour bars when their labels would take a quarter of
         # the width, fewer x ticks in a narrow figure
         label_in = max(len(n) for n in names) * 0.6 * mpl.rcParams["ytick.labelsize"] / 72 + 0.2
-        swatches = created and label_in > width / 3
+        swatches = created and label_in > width / 4
         label_in = 0.45 if swatches else label_in
         max_ticks = 14 if not created else max(4, min(14, int((width - max(label_in, 0.6) - 0.3) / 0.3)))
         ticks, x_end = _time_ticks(max(ends), tick_every, xmax, max_ticks=max_ticks)

@@ -236,7 +236,7 @@ def km_plot(
         patients), as the report's hazard-ratio tables are.
     censor_ticks : bool
         Mark censoring times with "+" (at distinct censoring times; at most one per 1/150 of the
-        x range, as closer marks overlap anyway).
+        x range, 1/90 in a single-column figure, as closer marks overlap anyway).
     show_median : bool
         Median with CI in the legend ("NR" = not reached) and dashed lines at S = 0.5.
     at_risk : bool
@@ -368,9 +368,9 @@ def km_plot(
             ax = _new_axes((width, height))
             if width > SINGLE_COLUMN:
                 ax.figure.report_variants = {"85mm": lambda: km_plot(**{**call, "width": SINGLE_COLUMN})}
-        # rows of the tables named by colour bars when their labels would take a third of the width
+        # rows of the tables named by colour bars when their labels would take a quarter of the width
         label_in = max(len(n) for n in names.values()) * 0.6 * mpl.rcParams["ytick.labelsize"] / 72 + 0.2
-        swatches = created and label_in > width / 3
+        swatches = created and label_in > width / 4
         if swatches:
             label_in = 0.45
         # x ticks: fewer when the plot is narrow (a table column needs ~0.3 in for "<5" or "123")
@@ -401,7 +401,7 @@ def km_plot(
                                 gid="km_ci", zorder=2)
                 obstacles.append((x[ok], ylo[ok], yhi[ok]))
             if censor_ticks and km.censor_time.size:
-                ct, cs = _thin(km.censor_time, km.censor_surv, x_end, bins=150)
+                ct, cs = _thin(km.censor_time, km.censor_surv, x_end, bins=90 if narrow else 150)
                 ax.plot(ct, cs, ls="none", marker="+", ms=mpl.rcParams["lines.markersize"], mew=1.0 if narrow else 1.1,
                         color=color, gid="km_censor", zorder=4)
             if show_median and np.isfinite(med[0]) and med[0] <= x_end:
