@@ -16,7 +16,7 @@ from ensemble_helpers import labels as _labels
 from ensemble_helpers.privacy import suppress_count
 from ensemble_helpers.formats import format_estimate, format_p
 from ensemble_helpers.plots._figure import _finish, _new_axes
-from ensemble_helpers.plots.style import theme
+from ensemble_helpers.plots.style import DOUBLE_COLUMN, theme
 from ensemble_helpers.settings import takes_settings
 
 
@@ -148,7 +148,7 @@ def forest_plot(
     with theme():
         created = ax is None
         if created:
-            ax = _new_axes((9.0, 0.3 * (n_rows + 1.5 + (1.2 if title else 0)) + 0.9))
+            ax = _new_axes((DOUBLE_COLUMN, 0.3 * (n_rows + 1.5 + (1.2 if title else 0)) + 0.9))
         fig = ax.figure
         ax.set_xscale("log")
         ax.set_xlim(x_lo, x_hi)
