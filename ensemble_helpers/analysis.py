@@ -306,8 +306,12 @@ def forest_table(cohort: Cohort, endpoint: str, variables: Sequence[str]) -> pd.
 
 
 def logrank_by(cohort: Cohort, endpoint: str, variable: str) -> pd.DataFrame:
-    """Log-rank test of ``endpoint`` across the levels of ``variable``."""
-    return stats.logrank(cohort.endpoint(endpoint), "AVAL", "event", variable)
+    """Log-rank test of ``endpoint`` across the levels of ``variable`` with at least
+    ``min_cell_size`` patients: like :func:`hazard_model`, no test statistic depends on a group
+    whose size is hidden (its ``n`` and ``events`` are those of the groups tested)."""
+    df = cohort.endpoint(endpoint)
+    keep = df[variable].isin(usable_levels(df, variable, min_patients=_min_patients(cohort))).to_numpy()
+    return stats.logrank(df if keep.all() else df[keep], "AVAL", "event", variable)
 
 
 def baseline_variables(adsl: pd.DataFrame) -> tuple[str, ...]:

@@ -219,3 +219,21 @@ def test_a_numeric_column_with_many_values_is_not_a_subgroup() -> None:
     _check_subgroup_data(params, pd.DataFrame({"prior_lines": [0, 1, 2, 3] * 5}))
     with pytest.raises(ParameterError, match="prior_lines is continuous"):
         _check_subgroup_data(params, pd.DataFrame({"prior_lines": range(30)}))
+
+
+def test_logrank_leaves_out_groups_below_min_cell_size() -> None:
+    """A log-rank p-value is a statistic of every group it compares: a group of 3 is left out,
+    as the Cox models leave it out."""
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from ensemble_helpers import analysis, stats
+
+    rng = __import__("numpy").random.default_rng(1)
+    frame = pd.DataFrame({"AVAL": rng.exponential(5, 43), "event": rng.integers(0, 2, 43),
+                          "g": ["a"] * 20 + ["b"] * 20 + ["c"] * 3})
+    cohort = SimpleNamespace(endpoint=lambda ep: frame, params=SimpleNamespace(min_cell_size=5))
+    test = analysis.logrank_by(cohort, "PFS", "g").iloc[0]
+    assert (test["n"], test["n_groups"]) == (40, 2)
+    assert test["p"] == stats.logrank(frame[frame["g"] != "c"], "AVAL", "event", "g").iloc[0]["p"]
