@@ -448,3 +448,16 @@ def test_hr_table_does_not_give_back_the_size_of_a_level_left_out():
     assert (row["N"], row["Events"], row["Excluded (missing covariate)"]) == ("≥5", "≥5", "0")
     full = hr_table(c.assign(population=147), min_cell_size=5, show_counts=True).iloc[0]
     assert (full["N"], full["Events"]) == ("147", "120")
+
+
+def test_table_one_keeps_the_column_n_printed_elsewhere_and_blanks_what_it_cannot_protect():
+    """B has 6 patients (a group size the frequency tables print): one has a grade, five are
+    missing. With N = 6 printed, any "<5"/"≥5" pair in B would pin both counts (1 and 5), so B's
+    grade counts are left blank; the other columns protect what is left."""
+    df = pd.DataFrame({"arm": ["A"] * 20 + ["B"] * 6,
+                       "grade": pd.array([1] * 6 + [2] * 6 + [None] * 8 + [1] + [None] * 5, dtype="Int64")})
+    t = table_one(df, "arm", ["grade"], min_cell_size=5)
+    assert list(t.columns) == ["Characteristic", "Overall, N = 26", "A, N = 20", "B, N = 6"]
+    assert t["B, N = 6"].tolist() == ["", "", "", ""]
+    assert t["A, N = 20"].tolist() == ["", "≥5", "6", "≥5"]
+    assert "A blank count" in t.attrs["footnote"]

@@ -15,7 +15,16 @@ from ensemble_helpers.formats import (
     format_p,
 )
 from ensemble_helpers.formats import is_missing as _missing
-from ensemble_helpers.disclosure import PRIMARY, SECONDARY, Line, Protection, protect, suppression_note
+from ensemble_helpers.disclosure import (
+    PRIMARY,
+    SECONDARY,
+    Line,
+    Protection,
+    audit,
+    group_sizes,
+    protect,
+    suppression_note,
+)
 from ensemble_helpers.labels import label
 from ensemble_helpers.stats.balance import SMD_THRESHOLD, variable_smd
 from ensemble_helpers.stats.descriptive import (
@@ -140,8 +149,16 @@ def table_one(
         columns.append(("Overall", np.ones(len(data), dtype=bool)))
     columns += groups
     kinds = {var: types.get(var) or _variable_type(data[var], var) for var in variables}
+    # the column N printed elsewhere (the population, the group sizes the frequency tables show)
+    # must stay printed here: hiding it in one table only would protect nothing
+    printed_n = [0] if columns and columns[0][0] == "Overall" else []
+    if by is not None and min_cell_size is not None:
+        sizes = group_sizes(g, min_cell_size)
+        shown_levels = [lvl for lvl in _levels(g) if (g == lvl).sum() > 0]
+        first = len(columns) - len(groups)
+        printed_n += [first + i for i, lvl in enumerate(shown_levels) if not sizes.is_hidden(lvl)]
     prot = _protect(data, columns, variables, kinds, with_overall=by is not None and overall and bool(groups),
-                    min_cell_size=min_cell_size)
+                    min_cell_size=min_cell_size, printed_n=printed_n)
     columns = [(f"{name}, N = {prot.text(('N', j))}", mask) for j, (name, mask) in enumerate(columns)]
     groups = columns[-len(groups):] if groups else []
     group_columns = set(range(len(columns) - len(groups), len(columns)))
@@ -252,6 +269,11 @@ def table_one(
                      + ("; blank where a count is suppressed" if min_cell_size is not None else ""))
     if min_cell_size is not None and min_cell_size > 1:
         notes.append(suppression_note(min_cell_size, True, bool(prot.secondary)))
+        counted = [row for row, (var, row_type) in zip(rows, index)
+                   if row_type in ("level", "missing") or (row_type == "label" and kinds.get(var) == "dichotomous")]
+        if any(row.get(c) == "" for row in counted for c, _ in columns):
+            notes.append(f"A blank count: not shown, so that no count below {min_cell_size} can be worked out "
+                         "from the column N.")
     out.attrs["footnote"] = " ".join(n if n.endswith(".") else n + "." for n in notes)
     return out
 
@@ -264,6 +286,7 @@ def _protect(
     *,
     with_overall: bool,
     min_cell_size: int | None,
+    printed_n: Sequence[int] = (),
 ) -> Protection:
     """Primary and secondary suppression of every count Table 1 prints or implies.
 
@@ -314,6 +337,25 @@ def _protect(
                 unpublished += [("n", var, i, j) for j in n_cols]
         for j in n_cols:
             lines.append(Line(denominator[j], [("n", var, i, j) for i in range(len(all_levels))]))
+    fixed = [("N", j) for j in printed_n if not (min_cell_size and 1 <= values[("N", j)] < min_cell_size)]
+    prot = protect(values, lines, min_cell_size, unpublished=unpublished, keep_shown=fixed)
+    blanked: set[tuple[str, int]] = set()
+    for _ in range(len(variables) * len(columns)):
+        if prot.complete or not min_cell_size:
+            return prot
+        # a count that cannot be protected with the column N printed (e.g. 1 patient with a value
+        # in a column of 6, the 5 others missing): the variable is left blank in that column
+        exposed = audit(prot.values, prot.status, prot.lines, min_cell_size)
+        more = {(key[1], key[-1]) for key in exposed if isinstance(key, tuple) and key[0] in ("n", "miss", "d")}
+        if not more - blanked:
+            break
+        blanked |= more
+        extra = [key for key in values if isinstance(key, tuple) and key[0] in ("n", "miss", "d")
+                 and (key[1], key[-1]) in blanked]
+        prot = protect(values, lines, min_cell_size, unpublished=[*unpublished, *extra], keep_shown=fixed)
+    if prot.complete:
+        return prot
+    logger.info("table_one: the column N could not all stay printed; some are hidden")
     return protect(values, lines, min_cell_size, unpublished=unpublished)
 
 
