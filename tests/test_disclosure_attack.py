@@ -329,6 +329,33 @@ def model_systems(frames: list[pd.DataFrame], name: str, systems: list[System]) 
         systems.append(s)
 
 
+def across_tables(frames: list[pd.DataFrame], name: str) -> list[str]:
+    """Within one file: a group size hidden in one table and printed in another (Table 1's column
+    N against the frequency table listing the same groups)."""
+    headers: dict[str, Cell] = {}
+    for df in frames:
+        for col in df.columns:
+            if ", N = " in col:
+                label, _, text = col.partition(", N = ")
+                cell = read_cell(text)
+                if cell is not None:
+                    headers[label] = cell
+    found = []
+    for df in frames:
+        if "n (%)" not in df.columns or not len(df.columns) or ", N = " in " ".join(df.columns):
+            continue
+        first = df.columns[0]
+        rows = {str(r[first]): read_cell(r["n (%)"]) for r in df.to_dict("records")}
+        shared = [g for g in headers if g != "Overall" and g in rows and rows[g] is not None]
+        if len(shared) < 2:
+            continue
+        for g in shared:
+            a, b = headers[g], rows[g]
+            if a.hidden != b.hidden:
+                found.append(f"{name}: group {g!r} is {a.text} in Table 1 and {b.text} in a frequency table")
+    return found
+
+
 def record_systems(records: list[dict], name: str, systems: list[System]) -> None:
     """results.json / summary.csv: Kaplan-Meier levels add up to Overall and hold their events,
     the levels of a proportion partition its N, DCR includes ORR, a model's N is part of the
@@ -397,6 +424,7 @@ def published_files(out: Path) -> list[Path]:
 def attack(out: Path, cohort: pd.DataFrame, k: int = K) -> dict:
     """Parse every published file; return what was found and what was scanned."""
     systems: list[System] = []
+    crossed: list[str] = []
     printed_small: list[str] = []
     texts: dict[str, str] = {}
     tables = 0
@@ -458,6 +486,8 @@ def attack(out: Path, cohort: pd.DataFrame, k: int = K) -> dict:
         for df in frames:
             df.columns = [str(c[-1] if isinstance(c, tuple) else c) for c in df.columns]
         model_systems(frames, rel, systems)
+        if path.suffix in (".html", ".htm"):
+            crossed += across_tables(frames, rel)
         for df in frames:
             tables += 1
             name = f"{rel} table {tables}"
@@ -476,7 +506,7 @@ def attack(out: Path, cohort: pd.DataFrame, k: int = K) -> dict:
             if "Characteristic" in df.columns:
                 table_one_systems(df, name, systems)
             column_systems(df, name, systems)
-    recovered, formed = [], []
+    recovered, formed = list(crossed), []
     for s in systems:
         r, f = s.findings(k)
         recovered += r

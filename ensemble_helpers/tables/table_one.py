@@ -345,7 +345,10 @@ def _protect(
             return prot
         # a count that cannot be protected with the column N printed (e.g. 1 patient with a value
         # in a column of 6, the 5 others missing): the variable is left blank in that column
-        exposed = audit(prot.values, prot.status, prot.lines, min_cell_size)
+        exposed = [*audit(prot.values, prot.status, prot.lines, min_cell_size),
+                   *_short_sums(prot, min_cell_size)]
+        if not exposed:  # the heuristic found no cell to add, the exact audit nothing to recover
+            return prot
         more = {(key[1], key[-1]) for key in exposed if isinstance(key, tuple) and key[0] in ("n", "miss", "d")}
         if not more - blanked:
             break
@@ -357,6 +360,19 @@ def _protect(
         return prot
     logger.info("table_one: the column N could not all stay printed; some are hidden")
     return protect(values, lines, min_cell_size, unpublished=unpublished)
+
+
+def _short_sums(prot: Protection, k: int) -> list[Any]:
+    """Hidden cells of the lines whose printed total leaves hidden parts adding up to 1..k-1
+    (what :func:`ensemble_helpers.disclosure.protect` could not fix with the column N printed)."""
+    cells = []
+    for ln in prot.lines:
+        if ln.total is None or prot.is_hidden(ln.total):
+            continue
+        hidden = [c for c in ln.parts if prot.is_hidden(c)]
+        if any(prot.status[c] == PRIMARY for c in hidden) and 1 <= sum(prot.values[c] for c in hidden) < k:
+            cells += hidden
+    return cells
 
 
 def _denominators(var: str, has_missing: bool, n_columns: int) -> list[tuple]:
