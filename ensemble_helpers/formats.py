@@ -35,6 +35,7 @@ __all__ = [
     "NOT_REACHED",
     "NOT_ESTIMABLE",
     "ABSENT",
+    "WITHHELD",
     "is_missing",
     "format_number",
     "format_estimate",
@@ -194,11 +195,17 @@ def format_p(p: Any) -> str:
     return text
 
 
+#: Text of an estimate that the disclosure policy withheld from ``results.json`` (a group below
+#: ``min_cell_size``; the record's ``suppressed`` names ``estimate``).
+WITHHELD = "suppressed (too few patients)"
+
+
 def format_record(record: Mapping[str, Any] | None) -> str:
     """A ``results.json`` record as text: ``"5.5 (4.0–7.2) months"``, ``"16.1% (13.1–19.5)"``.
 
     :func:`format_estimate` with the record's ``estimate``, ``lower``, ``upper`` and ``unit``;
-    the interval only when the record has a bound; ``"—"`` when there is no record. Not-reached
+    the interval only when the record has a bound; ``"—"`` when there is no record;
+    :data:`WITHHELD` when the disclosure policy withheld the estimate. Not-reached
     (NaN or missing) values print as NR, like R's survfit.
 
     Examples
@@ -209,9 +216,13 @@ def format_record(record: Mapping[str, Any] | None) -> str:
     '16.1% (13.1–19.5)'
     >>> format_record(None)
     '—'
+    >>> format_record({"estimate": None, "unit": "months", "suppressed": {"estimate": "small group"}})
+    'suppressed (too few patients)'
     """
     if record is None:
         return ABSENT
+    if "estimate" in (record.get("suppressed") or {}):
+        return WITHHELD
     lower, upper = record.get("lower"), record.get("upper")
     return format_estimate(record.get("estimate"), lower, upper, unit=str(record.get("unit") or ""),
                            ci=lower is not None or upper is not None)
