@@ -6,6 +6,8 @@ same way everywhere (and keeps the same colour, see :mod:`ensemble_helpers.plots
 
 from __future__ import annotations
 
+import re
+
 from types import MappingProxyType
 from typing import Any, Mapping
 
@@ -98,10 +100,31 @@ def label(code: Any) -> str:
     'Anti-HER2 TKI'
     >>> label(True)
     'Yes'
+    >>> label("ecog_group")  # a derived variable of a parameter file: its name spelt out
+    'ECOG group'
     """
     if isinstance(code, bool):
         return "Yes" if code else "No"
-    return LABELS.get(str(code), str(code))
+    text = str(code)
+    if text in LABELS:
+        return LABELS[text]
+    return _spelt_out(text) if _SNAKE_CASE.fullmatch(text) else text
+
+
+#: Words kept in their own spelling when a column name without a label is spelt out.
+_WORDS = {"ecog": "ECOG", "ild": "ILD", "her2": "HER2", "tdxd": "T-DXd", "pfs": "PFS", "os": "OS",
+          "ttf": "TTF", "ttnt": "TTNT", "orr": "ORR", "hr": "HR", "tki": "TKI", "bmi": "BMI", "id": "ID"}
+#: A column name (``age_group``): lower-case words joined by underscores.
+_SNAKE_CASE = re.compile(r"[a-z][a-z0-9]*(?:_[a-z0-9]+)+")
+
+
+def _spelt_out(name: str) -> str:
+    """``age_group`` -> ``Age group``: derived variables (named in a parameter file) read as
+    words in tables and figures, not as code."""
+    words = [_WORDS.get(w, w) for w in name.split("_")]
+    if words[0] == name.split("_")[0]:
+        words[0] = words[0][:1].upper() + words[0][1:]
+    return " ".join(words)
 
 
 def in_sentence(code: Any) -> str:

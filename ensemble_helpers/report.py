@@ -110,8 +110,6 @@ def km_figure(cohort: Any, endpoint: str, by: str | None = None, **kwargs: Any) 
     p = cohort.params
     by_text = "" if by is None else " by " + in_sentence(by)
     kwargs.setdefault("title", label(endpoint) + by_text)
-    kwargs.setdefault("ci", p.km_ci_bands)
-    kwargs.setdefault("annotation", p.km_annotation)
     return plots.km_plot(
         frame, "AVAL", "event", by=by, settings=p.settings, **kwargs,
     )
@@ -301,7 +299,7 @@ def ild_figure(cohort: Any) -> Any:
         return note(f"Cumulative incidence not drawn: {suppress_count(events, p.min_cell_size)} ILD "
                     f"recurrence(s) (fewer than {p.min_cell_size}: each step would show one patient).")
     curve, _ = analysis.ild_cumulative_incidence(cohort)
-    plots.cuminc_plot(curve, label="ILD recurrence (death competing)", durations=ild["AVAL"], ci=p.km_ci_bands,
+    plots.cuminc_plot(curve, label="ILD recurrence (death competing)", durations=ild["AVAL"],
                       settings=p.settings, title="Cumulative incidence of ILD recurrence")
     return None
 
@@ -536,7 +534,7 @@ def _grouped_survival(cohort: Any, results: Any, res: Any, what: str) -> Any:
                           f"hazard ratio by {what}.").data)
         return _html("".join(parts))
     parts.append(tables.to_html(tables.logrank_table(res.logrank),
-                                caption=f"Log-rank test across the groups of at least {p.min_cell_size} patients"))
+                                caption=f"Log-rank test by {what} (groups of at least {p.min_cell_size} patients)"))
     footnote = None
     if res.reference != res.preferred:
         footnote = (f"The stated reference, {label(res.preferred)}, has fewer than {p.min_cell_size} patients "
@@ -545,8 +543,9 @@ def _grouped_survival(cohort: Any, results: Any, res: Any, what: str) -> Any:
     hr = hr.rename(columns={tables.EXCLUDED: f"Left out (groups of fewer than {p.min_cell_size})"})
     parts.append(tables.to_html(
         hr,
-        caption=f"Cox hazard ratio versus {label(res.reference)} (reference), unadjusted", footnote=footnote))
-    parts.append(tables.to_html(tables.ph_table(res.ph), caption="Proportional hazards (cox.zph)"))
+        caption=f"Cox hazard ratio by {what} versus {label(res.reference)} (reference), unadjusted",
+        footnote=footnote))
+    parts.append(tables.to_html(tables.ph_table(res.ph), caption=f"Proportional hazards (cox.zph), by {what}"))
     return _html("".join(parts))
 
 

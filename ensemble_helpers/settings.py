@@ -1,4 +1,4 @@
-"""One settings object: how every estimate of a run is computed and shown.
+"""One settings object: how every estimate of a run is computed, shown and drawn.
 
 A :class:`Settings` is built once from the parameters (``params.settings``, ``cohort.settings``)
 and passed down as ``settings=`` instead of the same keywords at every call, as tern passes one
@@ -12,8 +12,8 @@ caller did not give. A keyword given explicitly wins over the settings.
 Examples
 --------
 >>> s = Settings(conf_level=0.9, min_cell_size=10)
->>> s.conf_level, s.ci_transform, s.timepoints, s.min_cell_size
-(0.9, 'log-log', (6.0, 12.0), 10)
+>>> s.conf_level, s.ci_transform, s.timepoints, s.min_cell_size, s.km_ci_bands, s.km_annotation
+(0.9, 'log-log', (6.0, 12.0), 10, True, 'logrank')
 >>> @takes_settings
 ... def rate(x, conf_level=0.95, min_cell_size=None):
 ...     return conf_level, min_cell_size
@@ -34,12 +34,12 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
-from ensemble_helpers.params import CI_TRANSFORMS, ParameterError
+from ensemble_helpers.params import CI_TRANSFORMS, KM_ANNOTATIONS, ParameterError
 
 if TYPE_CHECKING:
     from ensemble_helpers.params import Params
 
-__all__ = ["Settings", "SETTING_NAMES", "takes_settings"]
+__all__ = ["Settings", "SETTING_NAMES", "KEYWORDS", "takes_settings"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 _SOURCE = "<settings>"
@@ -59,12 +59,19 @@ class Settings:
         Landmark times (months) of survival rates, positive and finite.
     min_cell_size : int or None
         Smallest count shown (:mod:`ensemble_helpers.disclosure`); None turns suppression off.
+    km_ci_bands : bool
+        Figures: draw Kaplan–Meier and cumulative-incidence CIs as step ribbons (plots' ``ci=``).
+    km_annotation : str
+        Figures: what grouped Kaplan–Meier plots print, ``logrank``, ``hr`` or ``none``
+        (``plots.km_plot(annotation=)``).
     """
 
     conf_level: float = 0.95
     ci_transform: str = "log-log"
     timepoints: tuple[float, ...] = (6.0, 12.0)
     min_cell_size: int | None = 5
+    km_ci_bands: bool = True
+    km_annotation: str = "logrank"
 
     def __post_init__(self) -> None:
         cl = self.conf_level
@@ -80,6 +87,11 @@ class Settings:
         k = self.min_cell_size
         if k is not None and (isinstance(k, bool) or not isinstance(k, int) or k < 1):
             raise ParameterError(_SOURCE, "min_cell_size", f"must be a whole number >= 1 or null, got {k!r}")
+        if not isinstance(self.km_ci_bands, bool):
+            raise ParameterError(_SOURCE, "km_ci_bands", f"must be true or false, got {self.km_ci_bands!r}")
+        if self.km_annotation not in KM_ANNOTATIONS:
+            raise ParameterError(_SOURCE, "km_annotation",
+                                 f"must be one of {', '.join(KM_ANNOTATIONS)}, got {self.km_annotation!r}")
         object.__setattr__(self, "conf_level", float(cl))
         object.__setattr__(self, "timepoints", tuple(float(t) for t in points))
 
@@ -89,13 +101,16 @@ class Settings:
         return cls(**{name: getattr(params, name) for name in SETTING_NAMES})
 
 
-#: The keywords a :class:`Settings` fills (its field names).
+#: The settings (:class:`Settings` field names).
 SETTING_NAMES: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Settings))
+#: The keyword of a table or plot function each setting fills (the figure options have the
+#: plots' shorter names).
+KEYWORDS: dict[str, str] = {**{n: n for n in SETTING_NAMES}, "km_ci_bands": "ci", "km_annotation": "annotation"}
 
 
 def takes_settings(func: F) -> F:
-    """Let ``func`` also take ``settings=``: a :class:`Settings` filling the keywords among
-    :data:`SETTING_NAMES` that ``func`` has and the caller did not give.
+    """Let ``func`` also take ``settings=``: a :class:`Settings` filling the keywords of
+    :data:`KEYWORDS` that ``func`` has and the caller did not give.
 
     Raises
     ------
@@ -103,7 +118,7 @@ def takes_settings(func: F) -> F:
         ``settings`` is not a :class:`Settings`.
     """
     sig = inspect.signature(func)
-    names = [n for n in SETTING_NAMES if n in sig.parameters]
+    names = {KEYWORDS[n]: n for n in SETTING_NAMES if KEYWORDS[n] in sig.parameters}
 
     @functools.wraps(func)
     def wrapper(*args: Any, settings: Settings | None = None, **kwargs: Any) -> Any:
@@ -112,7 +127,7 @@ def takes_settings(func: F) -> F:
                 raise TypeError(f"{func.__name__}: settings must be a Settings "
                                 f"(params.settings or cohort.settings), got {type(settings).__name__}")
             given = sig.bind_partial(*args, **kwargs).arguments
-            kwargs.update({n: getattr(settings, n) for n in names if n not in given})
+            kwargs.update({kw: getattr(settings, n) for kw, n in names.items() if kw not in given})
         return func(*args, **kwargs)
 
     extra = inspect.Parameter("settings", inspect.Parameter.KEYWORD_ONLY, default=None, annotation="Settings | None")

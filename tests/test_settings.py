@@ -15,14 +15,17 @@ from ensemble_helpers.settings import SETTING_NAMES, Settings, takes_settings
 
 def test_settings_from_params_reads_every_field():
     params = Params(title="t", data_path="x.csv", conf_level=0.9, ci_transform="log", timepoints=(3.0, 24.0),
-                    min_cell_size=11)
-    assert params.settings == Settings(conf_level=0.9, ci_transform="log", timepoints=(3.0, 24.0), min_cell_size=11)
-    assert SETTING_NAMES == ("conf_level", "ci_transform", "timepoints", "min_cell_size")
+                    min_cell_size=11, km_ci_bands=False, km_annotation="hr")
+    assert params.settings == Settings(conf_level=0.9, ci_transform="log", timepoints=(3.0, 24.0), min_cell_size=11,
+                                       km_ci_bands=False, km_annotation="hr")
+    assert SETTING_NAMES == ("conf_level", "ci_transform", "timepoints", "min_cell_size", "km_ci_bands",
+                             "km_annotation")
 
 
 @pytest.mark.parametrize("field, value", [
     ("conf_level", 1.0), ("conf_level", True), ("ci_transform", "arcsine"), ("timepoints", (6, float("inf"))),
     ("timepoints", (0,)), ("min_cell_size", 0), ("min_cell_size", 2.5), ("min_cell_size", True),
+    ("km_ci_bands", "yes"), ("km_annotation", "p-value"),
 ])
 def test_settings_refuse_invalid_values_naming_the_key(field, value):
     with pytest.raises(ParameterError, match=f"'{field}'"):
@@ -64,6 +67,13 @@ def test_tables_and_plots_with_settings_equal_explicit_keywords():
     freq = pd.DataFrame({"level": ["x", "y"], "n": [3, 40], "pct": [100 * 3 / 43, 100 * 40 / 43]})
     pd.testing.assert_frame_equal(tables.frequency_table(freq, heading="Level", settings=s),
                                   tables.frequency_table(freq, 8, "Level"))
+    # figure options fill the plots' own keywords (ci=, annotation=)
+    @takes_settings
+    def figure(df, *, ci=True, annotation="logrank", min_cell_size=5):
+        return ci, annotation, min_cell_size
+
+    assert figure(None, settings=Settings(km_ci_bands=False, km_annotation="none")) == (False, "none", 5)
+    assert figure(None, annotation="hr", settings=Settings(km_ci_bands=False)) == (False, "hr", 5)
     decorated = [f for f in (*vars(tables).values(), *vars(plots).values())
                  if callable(f) and hasattr(f, "__wrapped__") and "settings" in inspect.signature(f).parameters]
     assert {f.__name__ for f in decorated} >= {"table_one", "endpoint_table", "hr_table", "km_plot", "forest_plot"}

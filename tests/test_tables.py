@@ -373,7 +373,7 @@ def test_top_counts_pools_rare_values():
     t = top_counts(s, n=2, min_cell_size=5)
     # 22 non-missing: T-DM1 9 (40.9%), eribulin 6 (27.3%); capecitabine (beyond n=2) and "rare"
     # (never named: 2 < 5) pooled: 7 (31.8%); missing 1 -> <5
-    assert list(t.columns) == ["next_regimen", "n (%)"]
+    assert list(t.columns) == ["Next regimen", "n (%)"]  # a column without a label is spelt out
     assert t.values.tolist() == [["T-DM1", "9 (40.9%)"], ["eribulin", "6 (27.3%)"],
                                  ["All other values", "7 (31.8%)"], ["Missing", "<5"]]
     t = top_counts(s, n=10, min_cell_size=5)
