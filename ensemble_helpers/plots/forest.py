@@ -26,6 +26,22 @@ def _text_width_pt(texts: Sequence[Any], renderer: Any, dpi: float) -> float:
 
 
 _HR_TICKS = np.array([0.01, 0.02, 0.05, 0.1, 0.2, 0.25, 0.5, 1, 2, 4, 5, 10, 20, 50, 100])
+#: Which of two ticks too close on the log axis is kept (doubling series first).
+_TICK_PREFERENCE = (1, 0.5, 2, 0.25, 4, 0.1, 10, 0.01, 100, 0.2, 5, 0.05, 20, 0.02, 50)
+
+
+def _spaced_ticks(values: np.ndarray, min_ratio: float = 1.5) -> np.ndarray:
+    """Ticks at least ``min_ratio`` apart on the log axis (0.2 and 0.25 print over each other),
+    keeping the preferred of two neighbours.
+
+    >>> _spaced_ticks(np.array([0.2, 0.25, 0.5, 1.0])).tolist()
+    [0.25, 0.5, 1.0]
+    """
+    kept: list[float] = []
+    for v in sorted(values.tolist(), key=lambda t: _TICK_PREFERENCE.index(t)):
+        if all(max(v, k) / min(v, k) >= min_ratio for k in kept):
+            kept.append(v)
+    return np.array(sorted(kept))
 
 
 def _snap_to_tick(limit: float, data: float, low: bool) -> float:
@@ -172,6 +188,7 @@ def forest_plot(
         tick_values = _HR_TICKS[(_HR_TICKS >= x_lo * (1 - 1e-9)) & (_HR_TICKS <= x_hi * (1 + 1e-9))]
         if tick_values.size > 7:
             tick_values = tick_values[np.isin(tick_values, [0.01, 0.1, 0.25, 0.5, 1, 2, 4, 10, 100])]
+        tick_values = _spaced_ticks(tick_values)
         ax.xaxis.set_major_locator(ticker.FixedLocator(tick_values))
         ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
         ax.xaxis.set_minor_locator(ticker.NullLocator())
