@@ -58,11 +58,20 @@ def _not_drawn(small: Sequence[Any], min_cell_size: int | None) -> str:
     return f"Not drawn (fewer than {min_cell_size} patients): {', '.join(_labels.label(s) for s in small)}."
 
 
-def _title(ax: Axes, title: str | None, width: float) -> str | None:
+def _title(ax: Axes, title: str | None, width: float, *, above_legend: bool = False) -> str | None:
+    """Set the wrapped, left-aligned title; with ``above_legend``, raised over a legend placed
+    above the plot. Returns the title's text (None without a title)."""
     if not title:
         return None
     head = _labels.label(title)
-    ax.set_title(_wrap(head, width - 0.3, mpl.rcParams["axes.titlesize"]), loc="left")
+    pad = None
+    legend = ax.get_legend() if above_legend else None
+    if legend is not None:
+        renderer = ax.figure.canvas.get_renderer()
+        pad = 8.0 + legend.get_window_extent(renderer).height * 72.0 / ax.figure.dpi
+    elif above_legend:
+        pad = 8.0
+    ax.set_title(_wrap(head, width - 0.3, mpl.rcParams["axes.titlesize"]), loc="left", pad=pad)
     return head
 
 
@@ -185,14 +194,7 @@ def ecdf_plot(
         ax.set_ylim(0, 1.02)
         ax.set_ylabel("Proportion of patients")
         ax.set_xlabel(xlabel or _labels.label(value))
-        head = _labels.label(title) if title else None
-        if head:
-            pad = 8.0
-            legend = ax.get_legend()
-            if legend is not None:
-                renderer = ax.figure.canvas.get_renderer()
-                pad += legend.get_window_extent(renderer).height * 72.0 / ax.figure.dpi
-            ax.set_title(_wrap(head, width - 0.3, mpl.rcParams["axes.titlesize"]), loc="left", pad=pad)
+        head = _title(ax, title, width, above_legend=True)
         note = _not_drawn(small, min_cell_size)
         _note(ax, note)
         what = what or _labels.in_sentence(value)
@@ -268,14 +270,7 @@ def count_plot(
                             ncols=1 if narrow or len(order) <= 3 else 2, borderaxespad=0.3)
         ax.set_ylabel("Patients in the group (%)")
         ax.set_xlabel(xlabel or _labels.label(value))
-        head = _labels.label(title) if title else None
-        if head:
-            pad = 8.0
-            legend = ax.get_legend()
-            if legend is not None:
-                renderer = ax.figure.canvas.get_renderer()
-                pad += legend.get_window_extent(renderer).height * 72.0 / ax.figure.dpi
-            ax.set_title(_wrap(head, width - 0.3, mpl.rcParams["axes.titlesize"]), loc="left", pad=pad)
+        head = _title(ax, title, width, above_legend=True)
         notes = [_not_drawn(small, min_cell_size)]
         if hidden:
             notes.append(f"{hidden} bar{'s' if hidden > 1 else ''} of fewer than {min_cell_size} patients not drawn.")
