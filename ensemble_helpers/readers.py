@@ -29,7 +29,7 @@ import math
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import pyarrow as pa
 
@@ -127,7 +127,9 @@ def sniff(head: bytes) -> str:
     return "text"
 
 
-def read_raw(path: str | Path, data_sheet: str | int | None = None) -> RawTable:
+def read_raw(
+    path: str | Path, data_sheet: str | int | None = None, dictionary_columns: Sequence[str] = ()
+) -> RawTable:
     """Read ``path`` by its extension after checking that its content is of that format.
 
     Parameters
@@ -136,6 +138,9 @@ def read_raw(path: str | Path, data_sheet: str | int | None = None) -> RawTable:
         The patient file.
     data_sheet : str or int, optional
         For ``.xlsx``: the sheet to read (name, or 0-based position); the first sheet by default.
+    dictionary_columns : sequence of str
+        For Parquet: text columns to read dictionary-encoded (each distinct value decoded once,
+        as Parquet stores such columns), when the file has them once each. Other formats ignore it.
 
     Raises
     ------
@@ -171,7 +176,9 @@ def read_raw(path: str | Path, data_sheet: str | int | None = None) -> RawTable:
         "sas7bdat": _read_sas,
         "xpt": _read_sas,
     }[fmt]
-    return reader(path, fmt, data_sheet) if fmt == "xlsx" else reader(path, fmt)
+    if fmt == "xlsx":
+        return reader(path, fmt, data_sheet)
+    return reader(path, fmt, tuple(dictionary_columns)) if fmt == "parquet" else reader(path, fmt)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -290,11 +297,20 @@ def _csv_structure(data: bytes, width: int) -> None:
 # Parquet
 
 
-def _read_parquet(path: Path, fmt: str) -> RawTable:
+def _read_parquet(path: Path, fmt: str, dictionary_columns: tuple[str, ...] = ()) -> RawTable:
     import pyarrow.parquet as pq
 
+    names: list[str] = []
+    if dictionary_columns:
+        try:
+            names = pq.read_schema(path).names
+        except Exception:  # a damaged file: read_table below says what is wrong
+            pass
+    # (pyarrow refuses a name the file holds twice: such a file is read as stored and the
+    # contract reports the repeated name; a column that is not text is read as stored)
+    dictionary = [c for c in dictionary_columns if names.count(c) == 1]
     try:
-        table = pq.read_table(path)
+        table = pq.read_table(path, read_dictionary=dictionary or None)
     except Exception as exc:  # pyarrow raises several types for a damaged file
         raise ReadProblem(f"not a readable Parquet file ({exc})") from exc
     return RawTable(table, fmt, typed=True)

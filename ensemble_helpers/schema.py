@@ -31,6 +31,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ensemble_helpers import arrowscan
 from ensemble_helpers.exceptions import EnsembleError
 from ensemble_helpers.readers import ReadProblem, cell_text, read_raw
 
@@ -41,6 +42,9 @@ MAX_EXAMPLES = 10
 
 ID_COLUMNS = ("patient_id", "site_id")
 TEXT_COLUMNS = ("next_regimen",)
+#: Text columns with few distinct values: read dictionary-encoded from Parquet (as it stores
+#: them), so each distinct value is decoded and checked once.
+FEW_VALUES_COLUMNS = ("site_id",) + TEXT_COLUMNS
 DATE_COLUMNS = (
     "tdxd_start",
     "tdxd_end",
@@ -199,7 +203,8 @@ def read_table(path: str | Path, data_sheet: str | int | None = None) -> tuple[p
     -------
     (pyarrow.Table, str, bool)
         The raw table, its format, and whether its columns carry stored types (Parquet) rather
-        than text (every other format).
+        than text (every other format). From Parquet, the text columns of
+        :data:`FEW_VALUES_COLUMNS` come dictionary-encoded.
 
     Raises
     ------
@@ -212,7 +217,7 @@ def read_table(path: str | Path, data_sheet: str | int | None = None) -> tuple[p
     if not path.exists():
         raise DataContractError(src, [Violation("file does not exist", (), 0)])
     try:
-        raw = read_raw(path, data_sheet=data_sheet)
+        raw = read_raw(path, data_sheet=data_sheet, dictionary_columns=FEW_VALUES_COLUMNS)
     except ReadProblem as exc:
         raise DataContractError(src, [Violation(exc.rule, (), exc.count, exc.lines)], hint=exc.hint) from exc
     except OSError as exc:
@@ -465,8 +470,58 @@ def _as_string(arr: Any) -> Any:
 
 
 def _missing(arr: Any) -> Any:
-    """Null (and NaN in float columns) = missing, as an Arrow mask."""
-    return pc.is_null(arr, nan_is_null=pa.types.is_floating(arr.type))
+    """Null (and NaN in float columns) = missing, as an Arrow mask; None when none is missing."""
+    floating = pa.types.is_floating(arr.type)
+    if not floating and arr.null_count == 0:
+        return None
+    return pc.is_null(arr, nan_is_null=floating)
+
+
+def _codes(arr: Any, value_set: Any) -> np.ndarray:
+    """The position of each value of a text column in ``value_set`` (-1: missing or not there).
+
+    A dictionary-encoded column is looked up once per dictionary entry, then by its indices."""
+    chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
+    parts = []
+    for ch in chunks:
+        if pa.types.is_dictionary(ch.type):
+            lookup = _np_int(pc.index_in(ch.dictionary.cast(pa.string()), value_set=value_set))
+            codes = lookup[_np_int(ch.indices.fill_null(0))] if len(lookup) else np.full(len(ch), -1, np.int32)
+            if ch.null_count:
+                codes[_np(ch.is_null())] = -1
+        else:
+            codes = _np_int(pc.index_in(_as_string(ch), value_set=value_set))
+        parts.append(codes)
+    return np.concatenate(parts) if len(parts) != 1 else parts[0]
+
+
+def _np_int(arr: Any) -> np.ndarray:
+    """Integers of an Arrow array as int32 NumPy values (null = -1)."""
+    if arr.null_count:
+        arr = pc.fill_null(arr, -1)
+    return np.asarray(arr.to_numpy(zero_copy_only=False), dtype=np.int32)
+
+
+def _text_column(arr: Any) -> tuple[Any, Any, np.ndarray, Any]:
+    """A text column with few distinct values: ``(text, distinct values, NumPy object array with
+    one str per distinct value and NaN for missing, missing mask or None)``.
+
+    A dictionary-encoded column (Parquet: :data:`FEW_VALUES_COLUMNS`) is decoded through its
+    dictionaries; ``distinct`` then also holds dictionary entries no row uses (checks on it
+    only decide whether to look at the rows)."""
+    if pa.types.is_dictionary(arr.type) and _is_text(arr.type.value_type):
+        chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
+        entries = pa.chunked_array([ch.dictionary for ch in chunks], type=arr.type.value_type)
+        distinct = pc.unique(entries.cast(pa.string())).drop_null()
+        codes = _codes(arr, distinct)
+        lookup = np.empty(len(distinct) + 1, dtype=object)
+        lookup[:-1] = distinct.to_pylist()
+        lookup[-1] = np.nan
+        unknown = codes < 0  # every value is among the distinct ones: -1 is a missing value
+        return arr, distinct, lookup[codes], unknown if unknown.any() else None
+    text = _as_string(arr)
+    distinct = pc.unique(text).drop_null()
+    return text, distinct, _objects(text, distinct), _missing(text)
 
 
 def _objects(text: Any, distinct: Any) -> np.ndarray:
@@ -538,19 +593,34 @@ def _dates(arr: Any, strict: bool, window: tuple[dt.date, dt.date]):
 _DAY_NS = 86_400_000_000_000
 
 
-def _naive_ns_dates(arr: Any, window: tuple[dt.date, dt.date]) -> tuple[np.ndarray, np.ndarray] | None:
+def _naive_ns_dates(arr: Any, window: tuple[dt.date, dt.date]) -> tuple[np.ndarray, Any] | None:
     """Fast path for Parquet/pandas dates: naive ``timestamp[ns]`` values that are all at midnight
-    and within the window come back as ``datetime64[ns]`` (with their missing mask); anything
-    else returns None and goes through :func:`_dates`, which says what is wrong."""
+    and within the window come back as ``datetime64[ns]`` (with their missing mask, None when
+    complete); anything else returns None and goes through :func:`_dates`, which says what is
+    wrong."""
     if not (pa.types.is_timestamp(arr.type) and arr.type.tz is None and arr.type.unit == "ns"):
         return None
     values = arr.to_numpy(zero_copy_only=False).astype("datetime64[ns]", copy=False)
     i8 = values.view("i8")
-    nat = np.isnat(values)
-    lo = np.datetime64(window[0], "ns").view("i8")
-    hi = np.datetime64(window[1], "ns").view("i8")
-    ok = nat | ((i8 % _DAY_NS == 0) & (i8 >= lo) & (i8 <= hi))
-    return (values, nat) if ok.all() else None
+    days = i8 // _DAY_NS
+    first, last = (np.datetime64(d, "D").astype(np.int64) for d in window)
+    # off the window, or not at midnight; a missing date (NaT, the smallest int64) is off the
+    # window too, so a valid column has exactly as many of these rows as missing values
+    off = ((days - first).view(np.uint64) > np.uint64(last - first)) | (days * _DAY_NS != i8)
+    if np.count_nonzero(off) != arr.null_count:
+        return None
+    return values, (np.isnat(values) if arr.null_count else None)
+
+
+def _integers(arr: Any) -> tuple[np.ndarray, np.ndarray | None] | None:
+    """A column stored as integers (that fit int64) as ``(int64 values, 0 where missing; missing
+    mask or None when complete)``; None for any other storage (read by :func:`_numbers`)."""
+    t = arr.type
+    if not pa.types.is_integer(t) or t == pa.uint64():
+        return None
+    values = arr.fill_null(0) if arr.null_count else arr
+    values = np.asarray(values.to_numpy(zero_copy_only=False), dtype=np.int64)
+    return values, (_np(pc.is_null(arr)) if arr.null_count else None)
 
 
 def _numbers(arr: Any, strict: bool):
@@ -600,6 +670,9 @@ def _booleans(arr: Any, strict: bool):
 
 def _category(arr: Any, levels: tuple[str, ...]):
     value_set = pa.array(list(levels))
+    codes = _codes(arr, value_set)
+    if np.count_nonzero(codes < 0) == arr.null_count:  # each value a level, or missing
+        return pd.Categorical.from_codes(codes.astype("int8"), categories=list(levels)), None, []
     if pa.types.is_dictionary(arr.type) and _is_text(arr.type.value_type):
         # map each chunk's dictionary (a few values), then its indices
         chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
@@ -620,8 +693,11 @@ def _text_problems(col: str, text: Any, distinct: Any, ids: _Labels, is_id: bool
     """Control characters in any text; for ids also blank and padded values (``distinct``:
     the distinct non-missing values of ``text``, checked instead of every row)."""
     out: list[Violation] = []
+    if not arrowscan.suspect_text(distinct, edges=is_id):  # a scan of the bytes clears most columns
+        return out
     if not _any(pc.match_substring_regex(distinct, _ID_TROUBLE if is_id else _CONTROL)):
         return out
+    text = _as_string(text)
 
     def rows(pattern: str) -> np.ndarray:
         hits = pc.filter(distinct, pc.match_substring_regex(distinct, pattern))
@@ -642,6 +718,16 @@ def _text_problems(col: str, text: Any, distinct: Any, ids: _Labels, is_id: bool
     return out
 
 
+def _distinct_ids(pid: Any) -> bool:
+    """Whether no id is repeated (missing ids aside). All-different 64-bit hashes prove it
+    (:func:`ensemble_helpers.arrowscan.hash64`, a few milliseconds for a million ids); only when
+    two hashes agree are the ids themselves counted."""
+    hashes = np.sort(arrowscan.hash64(pid))
+    if not (hashes[1:] == hashes[:-1]).any():
+        return True
+    return pc.count_distinct(pid, mode="only_valid").as_py() == len(pid) - pid.null_count
+
+
 def _validate(table: pa.Table, source: str, strict: bool, window: tuple[dt.date, dt.date]) -> pd.DataFrame:
     """Every column and row rule on an Arrow table; the typed DataFrame or one error."""
     names = list(table.column_names)
@@ -660,17 +746,15 @@ def _validate(table: pa.Table, source: str, strict: bool, window: tuple[dt.date,
             violations.append(_violation(rule, (col,), _np(mask), ids))
 
     # ids first: they label every other message
-    texts = {c: _as_string(cols[c]) for c in ID_COLUMNS + TEXT_COLUMNS}
-    distinct = {c: pc.unique(texts[c]).drop_null() for c in texts if c != "patient_id"}
-    n_distinct_ids = pc.count_distinct(texts["patient_id"], mode="only_valid").as_py()
-    distinct["patient_id"] = texts["patient_id"]  # (nearly) all distinct: check every row
-    pid = texts["patient_id"]
-    pid_obj = _objects(pid, distinct["patient_id"])
+    pid = _as_string(cols["patient_id"])
+    pid_obj = _objects(pid, pid)
     ids = _Labels(pid_obj)
     for col in ID_COLUMNS + TEXT_COLUMNS:
-        out[col] = pid_obj if col == "patient_id" else _objects(texts[col], distinct[col])
-        violations += _text_problems(col, texts[col], distinct[col], ids, is_id=col in ID_COLUMNS)
-        missing[col] = pc.is_null(texts[col])
+        if col == "patient_id":  # (nearly) all distinct: check every row
+            text, distinct, out[col], missing[col] = pid, pid, pid_obj, _missing(pid)
+        else:
+            text, distinct, out[col], missing[col] = _text_column(cols[col])
+        violations += _text_problems(col, text, distinct, ids, is_id=col in ID_COLUMNS)
 
     for col in DATE_COLUMNS:
         fast = _naive_ns_dates(cols[col], window)
@@ -686,6 +770,21 @@ def _validate(table: pa.Table, source: str, strict: bool, window: tuple[dt.date,
             bad_values(rule, col, mask)
         out[col] = days.cast(pa.timestamp("ns")).to_numpy(zero_copy_only=False).astype("datetime64[ns]", copy=False)
     for col in FLOAT_COLUMNS + INT_COLUMNS:
+        whole = _integers(cols[col]) if col in INT_COLUMNS else None
+        if whole is not None:  # stored as integers: no fraction to look for, no round trip via float
+            values, mask = whole
+            missing[col] = mask
+            lo, hi, rule = RANGES.get(col, (None, None, ""))
+            outside = ((values < lo) if lo is not None else False) | ((values > hi) if hi is not None else False)
+            if mask is not None:
+                outside &= ~mask
+            if np.any(outside):
+                violations.append(_violation(rule, (col,), outside, ids))
+            if mask is None and col not in NULLABLE_COLUMNS:
+                out[col] = values
+            else:
+                out[col] = pd.arrays.IntegerArray(values, mask if mask is not None else np.zeros(n, bool))
+            continue
         values, bad, wrong = _numbers(cols[col], strict)
         if wrong:
             stored.append(Violation(wrong, (col,), 0))
@@ -730,8 +829,10 @@ def _validate(table: pa.Table, source: str, strict: bool, window: tuple[dt.date,
         if col in missing and col not in NULLABLE_COLUMNS:
             # a blank yes/no or date is unknown, never False or a default
             bad_values("missing value in a required column", col, missing[col])
-    if n_distinct_ids < n - pid.null_count:
-        dup = pd.Series(pid_obj).duplicated(keep=False).to_numpy() & ~_np(missing["patient_id"])
+    if not _distinct_ids(pid):
+        dup = pd.Series(pid_obj).duplicated(keep=False).to_numpy()
+        if missing["patient_id"] is not None:
+            dup &= ~_np(missing["patient_id"])
         violations.append(_violation("duplicate values (patient_id must be unique)", ("patient_id",), dup, ids))
 
     # extra columns: kept as read (text checked for control characters)
@@ -750,33 +851,57 @@ def _validate(table: pa.Table, source: str, strict: bool, window: tuple[dt.date,
             except (pa.ArrowInvalid, ValueError, OverflowError) as exc:
                 violations.append(Violation(f"extra column cannot be read ({exc})", (name,), 0))
 
-    typed = pd.DataFrame({name: out[name] for name in names if name in out}, copy=False)
-    for text, cols_, fn in _rules():  # unreadable values are NaT here and pass
-        bad = ~np.asarray(fn(typed), dtype=bool)
+    dates = _Dates({col: out[col] for col in DATE_COLUMNS})
+    for text, cols_, broken in _rules():  # unreadable values are NaT here and pass
+        bad = broken(dates)
         if bad.any():
             violations.append(_violation(text, cols_, bad, ids))
     if violations:
         raise DataContractError(source, violations)
-    typed["prior_lines"] = typed["prior_lines"].astype("int64")
+    typed = pd.DataFrame({name: out[name] for name in names if name in out}, copy=False)
+    for col in INT_COLUMNS:
+        if col not in NULLABLE_COLUMNS and typed[col].dtype != np.int64:  # complete: plain integers
+            typed[col] = typed[col].astype("int64")
     return typed
 
 
-def _i8(s: pd.Series) -> np.ndarray:
-    """Dates as int64 nanoseconds (NaT = the smallest int64), for fast comparisons."""
-    return s.to_numpy(dtype="datetime64[ns]").view("i8")
+class _Dates:
+    """The date columns as int64 nanoseconds, for row rules of one comparison each.
+
+    ``low(col)`` holds a missing date (NaT) as the smallest int64, ``high(col)`` as the largest:
+    ``high(later) < low(earlier)`` is then true exactly for the rows where both dates are known
+    and ``later`` comes first.
+    """
+
+    _NAT = np.iinfo("int64").min
+
+    def __init__(self, values: dict[str, np.ndarray]) -> None:
+        self._low = {col: v.view("i8") for col, v in values.items()}
+        self._high: dict[str, np.ndarray] = {}
+
+    def low(self, col: str) -> np.ndarray:
+        return self._low[col]
+
+    def high(self, col: str) -> np.ndarray:
+        if col not in self._high:
+            low = self._low[col]
+            nat = low == self._NAT
+            self._high[col] = np.where(nat, np.iinfo("int64").max, low) if nat.any() else low
+        return self._high[col]
+
+    def known(self, col: str) -> np.ndarray:
+        return self._low[col] != self._NAT
 
 
-def _rules() -> list[tuple[str, tuple[str, ...], Callable[[pd.DataFrame], np.ndarray]]]:
-    """The row rules: (description, columns, function(df) -> boolean array of *valid* rows)."""
-
-    nat = np.iinfo("int64").min
+def _rules() -> list[tuple[str, tuple[str, ...], Callable[[_Dates], np.ndarray]]]:
+    """The row rules: (description, columns, function(dates) -> boolean array of *broken* rows).
+    A rule on a missing date holds (nothing to compare)."""
 
     def ge(later: str, earlier: str):
-        def check(d: pd.DataFrame) -> np.ndarray:
-            a, b = _i8(d[later]), _i8(d[earlier])
-            return (a == nat) | (b == nat) | (a >= b)
+        def broken(d: _Dates) -> np.ndarray:
+            return d.high(later) < d.low(earlier)
 
-        return check
+        return broken
 
     rules = [
         ("tdxd_end must be on or after tdxd_start", ("tdxd_start", "tdxd_end"), ge("tdxd_end", "tdxd_start")),
@@ -798,7 +923,7 @@ def _rules() -> list[tuple[str, tuple[str, ...], Callable[[pd.DataFrame], np.nda
         (
             "last_followup must equal death_date for a patient who died",
             ("death_date", "last_followup"),
-            lambda d: (_i8(d["death_date"]) == nat) | (_i8(d["last_followup"]) == _i8(d["death_date"])),
+            lambda d: d.known("death_date") & (d.low("last_followup") != d.low("death_date")),
         )
     )
     return rules

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -216,3 +219,87 @@ def test_parquet_nullable_boolean_na_is_missing_not_false(tmp_path):
         load_patients(tmp_path / "p.parquet")
     assert "brain_metastasis" in str(info.value) and "missing value" in str(info.value)
     assert "P2" in str(info.value)
+
+
+def _typed_parquet(tmp_path, frame: pd.DataFrame, name: str = "t.parquet"):
+    path = tmp_path / name
+    frame.to_parquet(path)
+    return path
+
+
+def _three(tmp_path) -> pd.DataFrame:
+    """Three valid patients, typed as load_patients returns them (Parquet stores these types)."""
+    return load_patients(write_csv(tmp_path, patient(), patient(patient_id="P2", site_id="S2"),
+                                   patient(patient_id="P3", ecog=None)))
+
+
+def test_parquet_integers_are_read_as_integers(tmp_path):
+    typed = _three(tmp_path)
+    for storage in ("Int8", "Int32", "Int64", "UInt16"):
+        frame = typed.astype({"ecog": storage, "tdxd_ild_grade": storage, "prior_lines": storage.lower()})
+        back = load_patients(_typed_parquet(tmp_path, frame, f"{storage}.parquet"), use_cache=False)
+        pd.testing.assert_frame_equal(back, typed)
+        assert back["prior_lines"].dtype == "int64" and str(back["ecog"].dtype) == "Int64"
+
+
+@pytest.mark.parametrize("storage", ["Int64", "Int32"])
+def test_parquet_integer_out_of_range_and_missing(tmp_path, storage):
+    frame = _three(tmp_path)
+    frame["ecog"] = pd.array([1, 7, None], dtype=storage)  # P3's missing ecog is allowed, not 0
+    frame["tdxd_ild_grade"] = pd.array([None, None, 0], dtype=storage)  # missing grades are not 0 either
+    frame["prior_lines"] = pd.array([-1, 2, None], dtype=storage)
+    with pytest.raises(DataContractError) as info:
+        load_patients(_typed_parquet(tmp_path, frame), use_cache=False)
+    found = {(v.columns, v.rule): v.examples for v in info.value.violations}
+    assert found == {
+        (("ecog",), "must be between 0 and 4"): ("P2 (row 2)",),
+        (("tdxd_ild_grade",), "must be between 1 and 5"): ("P3 (row 3)",),
+        (("prior_lines",), "must be 0 or more"): ("P1 (row 1)",),
+        (("prior_lines",), "missing value in a required column"): ("P3 (row 3)",),
+    }
+
+
+def test_parquet_duplicate_ids_found_with_and_without_hash_collisions(tmp_path, monkeypatch):
+    from ensemble_helpers import arrowscan
+
+    frame = _three(tmp_path)
+    valid = _typed_parquet(tmp_path, frame, "valid.parquet")
+    frame.loc[2, "patient_id"] = "P1"
+    dup = _typed_parquet(tmp_path, frame, "dup.parquet")
+    message = "duplicate values (patient_id must be unique) — 2 row(s), e.g. P1 (row 1), P1 (row 3)"
+    with pytest.raises(DataContractError, match=re.escape(message)):
+        load_patients(dup, use_cache=False)
+    # every hash the same: the ids themselves decide, with the same result
+    monkeypatch.setattr(arrowscan, "hash64", lambda arr: np.zeros(len(arr) - arr.null_count, np.uint64))
+    assert load_patients(valid, use_cache=False)["patient_id"].tolist() == ["P1", "P2", "P3"]
+    with pytest.raises(DataContractError, match=re.escape(message)):
+        load_patients(dup, use_cache=False)
+
+
+def test_parquet_text_columns_read_dictionary_encoded(tmp_path):
+    frame = _three(tmp_path)
+    back = load_patients(_typed_parquet(tmp_path, frame), use_cache=False)
+    for col in ("patient_id", "site_id", "next_regimen"):
+        assert back[col].dtype == object and all(type(v) is str for v in back[col])
+    frame["site_id"] = ["S1", " S2", None]
+    frame["next_regimen"] = ["a\tb", "ok", "ok"]
+    with pytest.raises(DataContractError) as info:
+        load_patients(_typed_parquet(tmp_path, frame, "bad.parquet"), use_cache=False)
+    found = [(v.columns, v.rule, v.examples) for v in info.value.violations]
+    assert found == [
+        (("site_id",), "id has leading or trailing whitespace", ("'P2' (row 2)",)),
+        (("next_regimen",), "control character (NUL, tab, line break or other) inside a text value",
+         ("P1 (row 1)",)),
+        (("site_id",), "missing value in a required column", ("P3 (row 3)",)),
+    ]
+
+
+def test_parquet_dates_at_the_window_edges(tmp_path):
+    frame = _three(tmp_path)
+    frame["last_followup"] = pd.to_datetime(["2023-09-15", "2023-09-15", "2024-06-30"])
+    path = _typed_parquet(tmp_path, frame)
+    assert len(load_patients(path, use_cache=False, date_window=("2022-01-01", "2024-06-30"))) == 3
+    with pytest.raises(DataContractError, match=r"last_followup: date outside .* P3 \(row 3\)"):
+        load_patients(path, use_cache=False, date_window=("2022-01-01", "2024-06-29"))
+    with pytest.raises(DataContractError, match=r"tdxd_start: date outside .* P1 \(row 1\), P2"):
+        load_patients(path, use_cache=False, date_window=("2022-01-02", None))
