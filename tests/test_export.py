@@ -205,3 +205,41 @@ def test_docstring_examples():
 
     result = doctest.testmod(export)
     assert result.attempted > 0 and result.failed == 0
+
+
+def _pdf_streams(data: bytes) -> list[bytes]:
+    """Every stream of a PDF written by matplotlib, inflated."""
+    import re
+    import zlib
+
+    out = []
+    for m in re.finditer(rb"stream\r?\n(.*?)\r?\nendstream", data, re.S):
+        try:
+            out.append(zlib.decompress(m.group(1)))
+        except zlib.error:
+            out.append(m.group(1))
+    return out
+
+
+def test_pdf_fonts_embedded_without_layout_tables_page_drawn_the_same(tmp_path):
+    from fontTools.subset import Options
+
+    fig, ax = plt.subplots(figsize=(3.35, 2.5))
+    ax.plot([0, 1], [1, 0])
+    ax.set_title("AVATAR To Wa: PFS by regimen", fontweight="bold")  # kerning pairs, two fonts
+    ax.set_xlabel("Months since start (Yr)")
+    default_tables = list(Options._drop_tables_default)
+    with matplotlib.rc_context({"pdf.fonttype": 42}):
+        fig.savefig(tmp_path / "full.pdf", format="pdf", metadata={"CreationDate": None})
+        with export.pdf_font_subsets_without_layout_tables():
+            assert {"GSUB", "GPOS", "GDEF", "kern"} <= set(Options._drop_tables_default)
+            fig.savefig(tmp_path / "lean.pdf", format="pdf", metadata={"CreationDate": None})
+    plt.close(fig)
+    assert Options._drop_tables_default == default_tables  # restored
+    full, lean = (_pdf_streams((tmp_path / f"{n}.pdf").read_bytes()) for n in ("full", "lean"))
+    pages = [[s for s in streams if b" Tf" in s] for streams in (full, lean)]
+    assert pages[0] and pages[0] == pages[1]  # every glyph drawn at the same place
+    fonts = [[s for s in streams if s[:4] == b"\x00\x01\x00\x00"] for streams in (full, lean)]
+    assert len(fonts[0]) == len(fonts[1]) >= 2  # regular and bold, embedded in both
+    assert all(b"glyf" in f and b"cmap" in f for f in fonts[1])  # outlines and character map kept
+    assert any(b"GPOS" in f for f in fonts[0]) and not any(b"GPOS" in f or b"GSUB" in f for f in fonts[1])
