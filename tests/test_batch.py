@@ -255,6 +255,44 @@ def test_checkpoint_at_cell_start_holds_the_running_cell_and_earlier_outputs(rep
     assert [c.metadata.papermill.status for c in final.cells] == ["completed"] * len(final.cells)
 
 
+def test_kernel_threads_share_the_cores_between_parallel_kernels() -> None:
+    from ensemble_helpers.batch.execute import kernel_environment, kernel_threads
+
+    assert kernel_threads(2, cpus=2) == 1 and kernel_threads(1, cpus=2) == 2
+    assert kernel_threads(3, cpus=8) == 2 and kernel_threads(16, cpus=8) == 1
+    env = kernel_environment({"PATH": "/bin", "OMP_NUM_THREADS": "4"}, 1)
+    assert env["OPENBLAS_NUM_THREADS"] == "1" and env["MKL_NUM_THREADS"] == "1"
+    assert env["OMP_NUM_THREADS"] == "4"  # the user's own setting wins
+    assert env["MPLBACKEND"] == "module://matplotlib_inline.backend_inline"
+    assert "OPENBLAS_NUM_THREADS" not in kernel_environment({}, 0)  # 0: library default
+
+
+def test_parallel_kernels_get_their_share_of_blas_threads(repo: Path, monkeypatch) -> None:
+    import os
+
+    import nbformat
+
+    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        monkeypatch.delenv(name, raising=False)
+    probe = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "language": "python",
+                                                              "display_name": "Python 3"}})
+    probe.cells = [
+        nbformat.v4.new_code_cell('output_dir = "."', metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell(
+            "import json, os, pathlib\n"
+            "pathlib.Path(output_dir, 'results.json').write_text(json.dumps([{'notebook': 'probe',"
+            " 'section': 'env', 'quantity': os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}]))"),
+    ]
+    path = repo / "probe.ipynb"
+    nbformat.write(probe, path)
+    result = batch_in(repo, [write_params(repo, "alpha"), write_params(repo, "beta")], [path], jobs=2)
+    assert [r.status for r in result.runs] == ["ok", "ok"], [r.error for r in result.runs]
+    expected = str(max(1, (os.cpu_count() or 1) // 2))
+    for run in result.runs:
+        seen = json.loads(Path(run.paths["results"]).read_text())
+        assert [r.get("quantity") for r in seen] == [expected]
+
+
 def _can_unshare() -> bool:
     if not sys.platform.startswith("linux") or shutil.which("unshare") is None:
         return False

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import contextlib
+import dataclasses
 import hashlib
 import logging
 import math
@@ -28,6 +29,7 @@ from ensemble_helpers.batch.execute import (
     _execute_remote,
     _execute_run,
     _init_worker,
+    kernel_threads,
     _salvage_run,
 )
 from ensemble_helpers.batch.plan import (
@@ -340,6 +342,8 @@ def run_batch(
         try:
             if to_run:
                 jobs = max(1, jobs or os.cpu_count() or 1)
+                threads = kernel_threads(min(jobs, len(to_run)))
+                to_run = [dataclasses.replace(s, kernel_threads=threads) for s in to_run]
                 stream = _run_dask(to_run, dask_scheduler) if dask_scheduler else _run_local(to_run, jobs)
                 for spec, outcome in stream:
                     if outcome.errno in OUTPUT_ERRNOS:  # the output folder itself cannot take it

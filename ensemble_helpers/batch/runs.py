@@ -195,6 +195,7 @@ class RunSpec:
     problems: tuple[str, ...] = ()  # why the parameter file is invalid: the run fails unstarted
     data_file: str = ""  # absolute path of data_path, when it is a regular file
     overridden: bool = False  # -p/-y overrides: the kernel gets the effective parameters as a file
+    kernel_threads: int = 0  # BLAS/OpenMP threads of the kernel (0: the library's default)
 
     @property
     def run_id(self) -> str:
