@@ -197,6 +197,36 @@ def test_audit_finds_a_cell_recovered_through_two_lines():
     assert disclosure.audit(values, status, lines, K) == ["a", "b"]
 
 
+def test_audit_memo_gives_the_same_answers_and_solves_each_group_once(monkeypatch):
+    import scipy.optimize
+
+    calls = []
+    real = scipy.optimize.linprog
+    monkeypatch.setattr(scipy.optimize, "linprog", lambda *a, **kw: calls.append(1) or real(*a, **kw))
+    rng = np.random.default_rng(7)
+    for _ in range(5):
+        values, lines = two_way(rng.choice([0, 1, 2, 3, 6, 8, 11], size=(3, 3)))
+        plain = protect(values, lines, K)
+        memo: dict = {}
+        shared = protect(values, lines, K, memo=memo)
+        assert (shared.status, shared.complete) == (plain.status, plain.complete)
+        # an audit of an unchanged table: every group's answer comes from the memo
+        expected = disclosure.audit(shared.values, shared.status, shared.lines, K)
+        before = len(calls)
+        assert disclosure.audit(shared.values, shared.status, shared.lines, K, memo=memo) == expected
+        assert len(calls) == before
+    # the recovered cells of a memoised group come back as cells of the table asking
+    values = {"a": 3, "b": 10, "r": 13, "c": 12, "N": 15}
+    status = {"a": PRIMARY, "b": SECONDARY, "r": SHOWN, "c": SHOWN, "N": SHOWN}
+    lines = [Line("r", ["a", "b"]), Line("N", ["a", "c"])]
+    memo = {}
+    assert disclosure.audit(values, status, lines, K, memo=memo) == ["a", "b"]
+    renamed = {"A": 3, "B": 10, "R": 13, "C": 12, "NN": 15}
+    status2 = {"A": PRIMARY, "B": SECONDARY, "R": SHOWN, "C": SHOWN, "NN": SHOWN}
+    lines2 = [Line("R", ["A", "B"]), Line("NN", ["A", "C"])]
+    assert disclosure.audit(renamed, status2, lines2, K, memo=memo) == ["A", "B"]
+
+
 def test_keep_shown_cells_stay_and_an_impossible_request_is_reported():
     p = protect({"t": 10, "a": 7, "b": 3}, [Line("t", ["a", "b"])], K, keep_shown=["a", "t"])
     assert not p.complete

@@ -185,6 +185,7 @@ def protect(
     keep_shown: Iterable[Hashable] = (),
     hide: Iterable[Hashable] = (),
     audit_result: bool = True,
+    memo: dict | None = None,
 ) -> Protection:
     """Primary and secondary suppression of counts linked by ``lines``.
 
@@ -207,6 +208,9 @@ def protect(
     audit_result : bool
         Run the linear-programming audit (see module docstring) and hide more until it finds no
         recoverable cell.
+    memo : dict, optional
+        Answers of the audit's linear programs, shared across calls that suppress the same
+        table (see :func:`audit`); by default one for this call.
 
     Returns
     -------
@@ -294,6 +298,7 @@ def protect(
         return False
 
     failed_lines: set[int] = set()
+    memo = {} if memo is None else memo
     for _ in range(10 * len(vals) + 10):
         changed = False
         for i, ln in enumerate(full_lines):
@@ -309,7 +314,7 @@ def protect(
             continue
         if not audit_result:
             break
-        exposed = audit(vals, status, full_lines, k)
+        exposed = audit(vals, status, full_lines, k, memo=memo)
         if not exposed:
             break
         pinned = [key for key in exposed if status[key] == SECONDARY and key not in forced and key not in avoid]
@@ -345,6 +350,7 @@ def audit(
     status: Mapping[Hashable, str],
     lines: Sequence[Line],
     min_cell_size: int,
+    memo: dict | None = None,
 ) -> list[Hashable]:
     """Hidden cells an attacker can recover exactly from the shown cells and the equations.
 
@@ -355,6 +361,10 @@ def audit(
     reader knew already, means the cell is recovered. The programs are solved per connected
     group of hidden cells (cells sharing a line), which gives the same ranges as one program
     over the whole table, much faster.
+
+    ``memo`` (a dict the caller keeps across calls, e.g. :func:`protect`'s rounds, which audit
+    the table again after each change) holds the answer of every group already solved, keyed by
+    its equations, bounds and counts: a group a change did not touch is not solved again.
 
     Returns
     -------
@@ -394,17 +404,15 @@ def audit(
             component_lines.setdefault(find(cells[0]), []).append(ln)
     exposed: list[Hashable] = []
     for root, cells in components.items():
-        exposed += _audit_component(values, status, component_lines.get(root, []), cells, min_cell_size)
+        exposed += _audit_component(values, status, component_lines.get(root, []), cells, min_cell_size,
+                                    {} if memo is None else memo)
     return exposed
 
 
 def _audit_component(values: Mapping[Hashable, int], status: Mapping[Hashable, str], lines: Sequence[Line],
-                     hidden: Sequence[Hashable], k: int) -> list[Hashable]:
-    """:func:`audit` of one connected group of hidden cells and the lines that hold them."""
-    from scipy.optimize import linprog
-
-    from scipy.sparse import csr_array
-
+                     hidden: Sequence[Hashable], k: int, memo: dict) -> list[Hashable]:
+    """:func:`audit` of one connected group of hidden cells and the lines that hold them
+    (answers kept in ``memo``, keyed by everything the linear programs read)."""
     index = {c: i for i, c in enumerate(hidden)}
     data, row_ids, col_ids, rhs = [], [], [], []
     for ln in lines:
@@ -432,9 +440,26 @@ def _audit_component(values: Mapping[Hashable, int], status: Mapping[Hashable, s
     for c in hidden:
         st = status.get(c, UNPUBLISHED)
         bounds.append((1, k - 1) if st == PRIMARY else (k, None) if st == SECONDARY else (0, None))
+    audited = [c for c in hidden if _sensitive(values[c], k) or status.get(c, UNPUBLISHED) == SECONDARY]
+    key = (k, tuple(data), tuple(row_ids), tuple(col_ids), tuple(rhs), tuple(bounds),
+           tuple(index[c] for c in audited), tuple(values[c] for c in hidden))
+    if key not in memo:
+        memo[key] = tuple(index[c] for c in _solve_component(a_eq_parts=(data, row_ids, col_ids), rhs=rhs,
+                                                               bounds=bounds, hidden=hidden, index=index,
+                                                               audited=audited, values=values))
+    return [hidden[i] for i in memo[key]]
+
+
+def _solve_component(a_eq_parts: tuple[list, list, list], rhs: list, bounds: list, hidden: Sequence[Hashable],
+                     index: Mapping[Hashable, int], audited: Sequence[Hashable],
+                     values: Mapping[Hashable, int]) -> list[Hashable]:
+    """The linear programs of :func:`_audit_component`: the audited cells recovered exactly."""
+    from scipy.optimize import linprog
+    from scipy.sparse import csr_array
+
+    data, row_ids, col_ids = a_eq_parts
     a_eq = csr_array((data, (row_ids, col_ids)), shape=(len(rhs), len(hidden)))
     b_eq = np.array(rhs)
-    audited = [c for c in hidden if _sensitive(values[c], k) or status.get(c, UNPUBLISHED) == SECONDARY]
     # the true counts are one solution; a solution where a cell is at least 1 away from its true
     # count proves two whole values possible. Two programs pushing every audited cell up, then
     # down, clear most cells at once; the others get their own two programs.

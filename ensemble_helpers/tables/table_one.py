@@ -338,14 +338,15 @@ def _protect(
         for j in n_cols:
             lines.append(Line(denominator[j], [("n", var, i, j) for i in range(len(all_levels))]))
     fixed = [("N", j) for j in printed_n if not (min_cell_size and 1 <= values[("N", j)] < min_cell_size)]
-    prot = protect(values, lines, min_cell_size, unpublished=unpublished, keep_shown=fixed)
+    memo: dict = {}  # audits of the same groups of cells, solved once (disclosure.margins.audit)
+    prot = protect(values, lines, min_cell_size, unpublished=unpublished, keep_shown=fixed, memo=memo)
     blanked: set[tuple[str, int]] = set()
     for _ in range(len(variables) * len(columns)):
         if prot.complete or not min_cell_size:
             return prot
         # a count that cannot be protected with the column N printed (e.g. 1 patient with a value
         # in a column of 6, the 5 others missing): the variable is left blank in that column
-        exposed = [*audit(prot.values, prot.status, prot.lines, min_cell_size),
+        exposed = [*audit(prot.values, prot.status, prot.lines, min_cell_size, memo=memo),
                    *_short_sums(prot, min_cell_size)]
         if not exposed:  # the heuristic found no cell to add, the exact audit nothing to recover
             return prot
@@ -355,7 +356,8 @@ def _protect(
         blanked |= more
         extra = [key for key in values if isinstance(key, tuple) and key[0] in ("n", "miss", "d")
                  and (key[1], key[-1]) in blanked]
-        prot = protect(values, lines, min_cell_size, unpublished=[*unpublished, *extra], keep_shown=fixed)
+        prot = protect(values, lines, min_cell_size, unpublished=[*unpublished, *extra], keep_shown=fixed,
+                       memo=memo)
     if prot.complete:
         return prot
     logger.info("table_one: the column N could not all stay printed; some are hidden")
