@@ -320,6 +320,27 @@ def test_scrub_text_paths_and_ids(tmp_path):
     assert "[id] and [id]" in out and "PT-123x" in out
 
 
+def test_identifier_scrubber_finds_what_one_regular_expression_of_all_ids_finds():
+    import random
+    import re
+
+    def reference(text, ids):  # the former implementation: one alternation, longest id first
+        ids = sorted(set(ids), key=len, reverse=True)
+        pattern = re.compile("|".join(rf"(?<![\w-]){re.escape(i)}(?![\w-])" for i in ids))
+        return pattern.sub(disclosure.files.ID_PLACEHOLDER, text)
+
+    rng = random.Random(11)
+    alphabet = ["PT", "-", "0", "1", "7", ".", "_", " ", "/", "A", "é", "(", "x", "\n", "[", "]"]
+    for _ in range(400):
+        ids = {"".join(rng.choice(alphabet[:12]) for _ in range(rng.randint(1, 5))) for _ in range(6)}
+        ids = {i for i in ids if i.strip()}
+        text = "".join(rng.choice([*alphabet, *ids]) for _ in range(60))
+        assert disclosure.IdentifierScrubber(ids)(text) == reference(text, ids), (ids, text)
+    scrub = disclosure.IdentifierScrubber(["PT-1", "A.7", "S_9"])
+    assert scrub("PT-1, PT-10, xA.7, A.7; S_9 and (S_9)") == "[id], PT-10, xA.7, [id]; [id] and ([id])"
+    assert not disclosure.IdentifierScrubber(["", " ", None])
+
+
 def test_publishable_notebook_scrubs_sources_outputs_and_metadata(tmp_path):
     nb = nbformat.v4.new_notebook()
     nb.metadata["papermill"] = {"input_path": "/abs/x/notebooks/n.ipynb", "output_path": "/abs/tmp/out.ipynb",

@@ -35,6 +35,7 @@ __all__ = [
     "SHARED_DIR_MODE",
     "SHARED_FILE_MODE",
     "ID_PLACEHOLDER",
+    "IdentifierScrubber",
     "data_identifiers",
     "publishable_notebook",
     "scrub_text",
@@ -60,8 +61,46 @@ _ABS_PATH = re.compile(r"(?<![\w.:/+=%-])/(?:[^\s/'\"<>:;,()\[\]{}|=]+/)+[^\s/'\
 _WIN_PATH = re.compile(r"\b[A-Za-z]:\\(?:[^\s\\'\"<>:;,()|]+\\)*[^\s\\'\"<>:;,()|]*")
 
 
+_TOKEN = re.compile(r"[\w-]+")
+
+
+class IdentifierScrubber:
+    """Replaces every occurrence of a set of identifiers by :data:`ID_PLACEHOLDER`.
+
+    An id counts where it stands alone: not preceded or followed by a word character or ``-``
+    (``PT-0042`` is not found inside ``PT-00421``). Built once per data file and applied to
+    every text of a notebook.
+
+    Why not one regular expression of all ids (``a|b|c...``): Python's ``re`` tries every
+    alternative at every position, so its cost grows with the number of ids (0.9 s for one
+    report's texts with 886 ids; minutes with a million). Ids made of word characters and
+    ``-`` only (all ids of the contract's examples) are matched instead by looking up each
+    run of such characters in a set, which gives the same matches in time proportional to the
+    text; the few ids with other characters (``A.7``) keep a regular expression, applied first
+    and longest first as before.
+    """
+
+    def __init__(self, identifiers: Iterable[str] = ()) -> None:
+        ids = {str(i) for i in identifiers if i is not None and str(i).strip()}
+        self.simple = frozenset(i for i in ids if _TOKEN.fullmatch(i))
+        other = sorted(ids - self.simple, key=len, reverse=True)
+        self.other = (re.compile("|".join(rf"(?<![\w-]){re.escape(i)}(?![\w-])" for i in other))
+                      if other else None)
+
+    def __bool__(self) -> bool:
+        return bool(self.simple) or self.other is not None
+
+    def __call__(self, text: str) -> str:
+        if self.other is not None:
+            text = self.other.sub(ID_PLACEHOLDER, text)
+        if self.simple:
+            simple = self.simple
+            text = _TOKEN.sub(lambda m: ID_PLACEHOLDER if m.group(0) in simple else m.group(0), text)
+        return text
+
+
 def scrub_text(text: str, root: str | os.PathLike[str] | None = None,
-               identifiers: Iterable[str] = ()) -> str:
+               identifiers: Iterable[str] | IdentifierScrubber = ()) -> str:
     """``text`` without absolute paths or identifiers.
 
     Parameters
@@ -70,8 +109,9 @@ def scrub_text(text: str, root: str | os.PathLike[str] | None = None,
     root : path, optional
         The project root: paths inside it become relative to it; every other absolute path is
         replaced by its last component (a file name carries no user name or folder layout).
-    identifiers : iterable of str
-        Patient and site ids of the input file; each occurrence becomes ``[id]``.
+    identifiers : iterable of str or IdentifierScrubber
+        Patient and site ids of the input file; each occurrence becomes ``[id]`` (pass an
+        :class:`IdentifierScrubber` to scrub many texts with the same ids).
 
     Examples
     --------
@@ -94,11 +134,8 @@ def scrub_text(text: str, root: str | os.PathLike[str] | None = None,
 
     out = _ABS_PATH.sub(repl, text)
     out = _WIN_PATH.sub(lambda m: m.group(0).rstrip("\\").rsplit("\\", 1)[-1], out)
-    ids = sorted({str(i) for i in identifiers if i is not None and str(i).strip()}, key=len, reverse=True)
-    if ids:
-        pattern = re.compile("|".join(rf"(?<![\w-]){re.escape(i)}(?![\w-])" for i in ids))
-        out = pattern.sub(ID_PLACEHOLDER, out)
-    return out
+    scrubber = identifiers if isinstance(identifiers, IdentifierScrubber) else IdentifierScrubber(identifiers)
+    return scrubber(out) if scrubber else out
 
 
 def data_identifiers(data_file: str | os.PathLike[str] | None) -> set[str]:
@@ -131,7 +168,7 @@ def data_identifiers(data_file: str | os.PathLike[str] | None) -> set[str]:
     return ids
 
 
-def _scrub_value(value: Any, root: str | None, ids: Iterable[str]) -> Any:
+def _scrub_value(value: Any, root: str | None, ids: Iterable[str] | IdentifierScrubber) -> Any:
     if isinstance(value, str):
         return scrub_text(value, root, ids)
     if isinstance(value, list):
@@ -142,7 +179,7 @@ def _scrub_value(value: Any, root: str | None, ids: Iterable[str]) -> Any:
 
 
 def publishable_notebook(nb: Any, root: str | os.PathLike[str] | None = None,
-                         identifiers: Iterable[str] = ()) -> Any:
+                         identifiers: Iterable[str] | IdentifierScrubber = ()) -> Any:
     """Scrub an executed notebook (nbformat node, changed in place and returned).
 
     Every text a reader of the ``.ipynb`` sees goes through :func:`scrub_text`: cell sources
@@ -151,7 +188,7 @@ def publishable_notebook(nb: Any, root: str | os.PathLike[str] | None = None,
     output paths, parameters). Images (base64) are left as they are.
     """
     root_text = str(Path(root).resolve()) if root is not None else None
-    ids = sorted(set(identifiers))
+    ids = identifiers if isinstance(identifiers, IdentifierScrubber) else IdentifierScrubber(identifiers)
     meta = nb.metadata.get("papermill")
     if meta:
         for key in ("input_path", "output_path"):
