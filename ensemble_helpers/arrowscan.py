@@ -148,9 +148,9 @@ def hash64(arr: Any) -> np.ndarray:
                 padded = np.zeros((block.shape[0], -(-length // 8) * 8), np.uint8)
                 padded[:, :length] = block
                 block = padded
-            h = np.full(block.shape[0], length, np.uint64)
+            h = np.full(block.shape[0], _mix(np.array([length], np.uint64))[0])  # the length, mixed
             for word in np.ascontiguousarray(block).view("<u8").T:
                 h = _mix(h ^ word)
-            hashes[rows] = _mix(h)
+            hashes[rows] = h
         parts.append(hashes)
     return np.concatenate(parts) if parts else np.zeros(0, np.uint64)

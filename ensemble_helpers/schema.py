@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
@@ -39,6 +40,8 @@ logger = logging.getLogger(__name__)
 
 #: How many example patient ids an error message lists per rule.
 MAX_EXAMPLES = 10
+#: Threads that check columns side by side (NumPy and Arrow release the GIL).
+_THREADS = 2
 
 ID_COLUMNS = ("patient_id", "site_id")
 TEXT_COLUMNS = ("next_regimen",)
@@ -477,21 +480,32 @@ def _missing(arr: Any) -> Any:
     return pc.is_null(arr, nan_is_null=floating)
 
 
-def _codes(arr: Any, value_set: Any) -> np.ndarray:
+def _codes(arr: Any, value_set: Any, dtype: Any = np.int32) -> np.ndarray:
     """The position of each value of a text column in ``value_set`` (-1: missing or not there).
 
-    A dictionary-encoded column is looked up once per dictionary entry, then by its indices."""
+    A dictionary-encoded column is looked up once per dictionary entry, then by its indices
+    (chunks that share one dictionary, as read from one Parquet row group, together)."""
     chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
-    parts = []
+    if not pa.types.is_dictionary(arr.type):
+        parts = [_np_int(pc.index_in(_as_string(ch), value_set=value_set)).astype(dtype) for ch in chunks]
+        return np.concatenate(parts) if len(parts) != 1 else parts[0]
+    groups: list[list[pa.DictionaryArray]] = []
     for ch in chunks:
-        if pa.types.is_dictionary(ch.type):
-            lookup = _np_int(pc.index_in(ch.dictionary.cast(pa.string()), value_set=value_set))
-            codes = lookup[_np_int(ch.indices.fill_null(0))] if len(lookup) else np.full(len(ch), -1, np.int32)
-            if ch.null_count:
-                codes[_np(ch.is_null())] = -1
+        if groups and ch.dictionary.equals(groups[-1][0].dictionary):
+            groups[-1].append(ch)
         else:
-            codes = _np_int(pc.index_in(_as_string(ch), value_set=value_set))
+            groups.append([ch])
+    parts = []
+    for group in groups:
+        entries = group[0].dictionary.cast(pa.string())
+        lookup = np.append(_np_int(pc.index_in(entries, value_set=value_set)), -1).astype(dtype)
+        indices = pa.chunked_array([ch.indices for ch in group])
+        codes = lookup[(indices.fill_null(0) if indices.null_count else indices).to_numpy(zero_copy_only=False)]
+        if indices.null_count:
+            codes[_np(indices.is_null())] = -1
         parts.append(codes)
+    if not parts:
+        return np.zeros(0, dtype)
     return np.concatenate(parts) if len(parts) != 1 else parts[0]
 
 
@@ -591,25 +605,44 @@ def _dates(arr: Any, strict: bool, window: tuple[dt.date, dt.date]):
 
 
 _DAY_NS = 86_400_000_000_000
+#: Rows per block of the checks on dates (blocks that stay in the CPU cache).
+_BLOCK = 1 << 15
+#: The day number of a missing date, and the largest day number.
+_NO_DAY, _LAST_DAY = np.iinfo(np.int32).min, np.iinfo(np.int32).max
 
 
-def _naive_ns_dates(arr: Any, window: tuple[dt.date, dt.date]) -> tuple[np.ndarray, Any] | None:
+def _naive_ns_dates(arr: Any, window: tuple[dt.date, dt.date]) -> tuple[np.ndarray, Any, np.ndarray] | None:
     """Fast path for Parquet/pandas dates: naive ``timestamp[ns]`` values that are all at midnight
-    and within the window come back as ``datetime64[ns]`` (with their missing mask, None when
-    complete); anything else returns None and goes through :func:`_dates`, which says what is
-    wrong."""
+    and within the window come back as ``(datetime64[ns] values, missing mask or None when
+    complete, day numbers)``; anything else returns None and goes through :func:`_dates`, which
+    says what is wrong. Day numbers (for the row rules) are int32 days since 1970-01-01, the
+    smallest int32 where the date is missing."""
     if not (pa.types.is_timestamp(arr.type) and arr.type.tz is None and arr.type.unit == "ns"):
         return None
     values = arr.to_numpy(zero_copy_only=False).astype("datetime64[ns]", copy=False)
     i8 = values.view("i8")
-    days = i8 // _DAY_NS
     first, last = (np.datetime64(d, "D").astype(np.int64) for d in window)
-    # off the window, or not at midnight; a missing date (NaT, the smallest int64) is off the
-    # window too, so a valid column has exactly as many of these rows as missing values
-    off = ((days - first).view(np.uint64) > np.uint64(last - first)) | (days * _DAY_NS != i8)
-    if np.count_nonzero(off) != arr.null_count:
+    span = np.uint64(last - first)
+    days = np.empty(len(i8), np.int32)
+    off = 0
+    for start in range(0, len(i8), _BLOCK):  # blocks that stay in the CPU cache
+        ns = i8[start: start + _BLOCK]
+        day = ns // _DAY_NS
+        # off the window, or not at midnight; a missing date (NaT, the smallest int64) is off
+        # the window too, so a valid column has exactly as many of these rows as missing values
+        off += np.count_nonzero(((day - first).view(np.uint64) > span) | (day * _DAY_NS != ns))
+        days[start: start + _BLOCK] = day
+    if off != arr.null_count:
         return None
-    return values, (np.isnat(values) if arr.null_count else None)
+    nat = np.isnat(values) if arr.null_count else None
+    if nat is not None:
+        days[nat] = _NO_DAY
+    return values, nat, days
+
+
+def _day_numbers(days: Any) -> np.ndarray:
+    """Arrow ``date32`` values as int32 day numbers, the smallest int32 where missing."""
+    return np.asarray(days.cast(pa.int32()).fill_null(_NO_DAY).to_numpy(zero_copy_only=False), dtype=np.int32)
 
 
 def _integers(arr: Any) -> tuple[np.ndarray, np.ndarray | None] | None:
@@ -670,9 +703,9 @@ def _booleans(arr: Any, strict: bool):
 
 def _category(arr: Any, levels: tuple[str, ...]):
     value_set = pa.array(list(levels))
-    codes = _codes(arr, value_set)
+    codes = _codes(arr, value_set, np.int8)
     if np.count_nonzero(codes < 0) == arr.null_count:  # each value a level, or missing
-        return pd.Categorical.from_codes(codes.astype("int8"), categories=list(levels)), None, []
+        return pd.Categorical.from_codes(codes, categories=list(levels)), None, []
     if pa.types.is_dictionary(arr.type) and _is_text(arr.type.value_type):
         # map each chunk's dictionary (a few values), then its indices
         chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
@@ -718,6 +751,78 @@ def _text_problems(col: str, text: Any, distinct: Any, ids: _Labels, is_id: bool
     return out
 
 
+@dataclass
+class _Checked:
+    """One column after its checks: the typed values and missing mask (None: complete), the
+    broken rules as ``(rule, row mask)`` in the order they are reported, or ``wrong``: the
+    stored-type rule that stops the load. Dates also carry their day numbers for the row rules
+    (:func:`_naive_ns_dates`)."""
+
+    values: Any = None
+    missing: Any = None
+    problems: list[tuple[str, Any]] = field(default_factory=list)
+    wrong: str | None = None
+    days: np.ndarray | None = None
+
+
+def _check_date(arr: Any, strict: bool, window: tuple[dt.date, dt.date]) -> _Checked:
+    fast = _naive_ns_dates(arr, window)
+    if fast is not None:  # timestamps in ns at midnight within the window: already typed
+        values, nat, days = fast
+        return _Checked(values, nat, days=days)
+    parsed, problems, wrong = _dates(arr, strict, window)
+    if wrong:
+        return _Checked(wrong=wrong)
+    values = parsed.cast(pa.timestamp("ns")).to_numpy(zero_copy_only=False).astype("datetime64[ns]", copy=False)
+    return _Checked(values, _missing(arr), problems, days=_day_numbers(parsed))
+
+
+def _check_number(col: str, arr: Any, strict: bool) -> _Checked:
+    lo, hi, rule = RANGES.get(col, (None, None, ""))
+    whole = _integers(arr) if col in INT_COLUMNS else None
+    if whole is not None:  # stored as integers: no fraction to look for, no round trip via float
+        values, mask = whole
+        outside = ((values < lo) if lo is not None else False) | ((values > hi) if hi is not None else False)
+        if mask is not None:
+            outside &= ~mask
+        if mask is None and col not in NULLABLE_COLUMNS:
+            typed = values
+        else:
+            typed = pd.arrays.IntegerArray(values, mask if mask is not None else np.zeros(len(values), bool))
+        return _Checked(typed, mask, [(rule, outside)])
+    values, bad, wrong = _numbers(arr, strict)
+    if wrong:
+        return _Checked(wrong=wrong)
+    problems: list[tuple[str, Any]] = [("not a number", bad)]
+    nan = np.isnan(values)
+    if col in INT_COLUMNS:
+        frac = ~nan & (np.mod(values, 1) != 0)
+        if frac.any():
+            problems.append(("not a whole number", frac))
+            values = np.where(frac, np.nan, values)
+            nan = np.isnan(values)
+    with np.errstate(invalid="ignore"):
+        outside = ~nan & (((values < lo) if lo is not None else False)
+                          | ((values > hi) if hi is not None else False))
+    problems.append((rule, outside))
+    if col in INT_COLUMNS:
+        values = pd.arrays.IntegerArray(np.where(nan, 0, values).astype("int64"), nan)
+    return _Checked(values, _missing(arr), problems)
+
+
+def _check_boolean(arr: Any, strict: bool) -> _Checked:
+    values, bad, wrong = _booleans(arr, strict)
+    if wrong:
+        return _Checked(wrong=wrong)
+    return _Checked(values, _missing(arr), [("not a boolean (use true/false or 1/0)", bad)])
+
+
+def _check_category(arr: Any, levels: tuple[str, ...]) -> _Checked:
+    values, bad, seen = _category(arr, levels)
+    rule = f"value not allowed (found {', '.join(map(repr, seen))}; allowed: {', '.join(levels)})"
+    return _Checked(values, _missing(arr), [(rule, bad)])
+
+
 def _distinct_ids(pid: Any) -> bool:
     """Whether no id is repeated (missing ids aside). All-different 64-bit hashes prove it
     (:func:`ensemble_helpers.arrowscan.hash64`, a few milliseconds for a million ids); only when
@@ -745,83 +850,38 @@ def _validate(table: pa.Table, source: str, strict: bool, window: tuple[dt.date,
         if mask is not None and _any(mask):
             violations.append(_violation(rule, (col,), _np(mask), ids))
 
-    # ids first: they label every other message
+    # the checks of dates, numbers, booleans and categories run in NumPy and Arrow, which release
+    # the GIL: two threads run them while the ids become Python strings; their results are
+    # reported below in the contract's order, as if run one after the other
     pid = _as_string(cols["patient_id"])
-    pid_obj = _objects(pid, pid)
-    ids = _Labels(pid_obj)
-    for col in ID_COLUMNS + TEXT_COLUMNS:
-        if col == "patient_id":  # (nearly) all distinct: check every row
-            text, distinct, out[col], missing[col] = pid, pid, pid_obj, _missing(pid)
-        else:
-            text, distinct, out[col], missing[col] = _text_column(cols[col])
-        violations += _text_problems(col, text, distinct, ids, is_id=col in ID_COLUMNS)
+    with ThreadPoolExecutor(max_workers=_THREADS) as pool:
+        jobs = {col: pool.submit(_check_date, cols[col], strict, window) for col in DATE_COLUMNS}
+        jobs |= {col: pool.submit(_check_number, col, cols[col], strict) for col in FLOAT_COLUMNS + INT_COLUMNS}
+        jobs |= {col: pool.submit(_check_boolean, cols[col], strict) for col in _bool_columns(names)}
+        jobs |= {col: pool.submit(_check_category, cols[col], levels) for col, levels in _categories(names).items()}
+        unique_ids = pool.submit(_distinct_ids, pid)
 
-    for col in DATE_COLUMNS:
-        fast = _naive_ns_dates(cols[col], window)
-        if fast is not None:  # timestamps in ns at midnight within the window: already typed
-            out[col], missing[col] = fast
-            continue
-        days, problems, wrong = _dates(cols[col], strict, window)
-        if wrong:
-            stored.append(Violation(wrong, (col,), 0))
-            continue
-        missing[col] = _missing(cols[col])
-        for rule, mask in problems:
-            bad_values(rule, col, mask)
-        out[col] = days.cast(pa.timestamp("ns")).to_numpy(zero_copy_only=False).astype("datetime64[ns]", copy=False)
-    for col in FLOAT_COLUMNS + INT_COLUMNS:
-        whole = _integers(cols[col]) if col in INT_COLUMNS else None
-        if whole is not None:  # stored as integers: no fraction to look for, no round trip via float
-            values, mask = whole
-            missing[col] = mask
-            lo, hi, rule = RANGES.get(col, (None, None, ""))
-            outside = ((values < lo) if lo is not None else False) | ((values > hi) if hi is not None else False)
-            if mask is not None:
-                outside &= ~mask
-            if np.any(outside):
-                violations.append(_violation(rule, (col,), outside, ids))
-            if mask is None and col not in NULLABLE_COLUMNS:
-                out[col] = values
+        # ids first: they label every other message
+        pid_obj = _objects(pid, pid)
+        ids = _Labels(pid_obj)
+        for col in ID_COLUMNS + TEXT_COLUMNS:
+            if col == "patient_id":  # (nearly) all distinct: check every row
+                text, distinct, out[col], missing[col] = pid, pid, pid_obj, _missing(pid)
             else:
-                out[col] = pd.arrays.IntegerArray(values, mask if mask is not None else np.zeros(n, bool))
-            continue
-        values, bad, wrong = _numbers(cols[col], strict)
-        if wrong:
-            stored.append(Violation(wrong, (col,), 0))
-            continue
-        missing[col] = _missing(cols[col])
-        bad_values("not a number", col, bad)
-        nan = np.isnan(values)
-        if col in INT_COLUMNS:
-            frac = ~nan & (np.mod(values, 1) != 0)
-            if frac.any():
-                violations.append(_violation("not a whole number", (col,), frac, ids))
-                values = np.where(frac, np.nan, values)
-                nan = np.isnan(values)
-        lo, hi, rule = RANGES.get(col, (None, None, ""))
-        with np.errstate(invalid="ignore"):
-            outside = ~nan & (((values < lo) if lo is not None else False)
-                              | ((values > hi) if hi is not None else False))
-        if np.any(outside):
-            violations.append(_violation(rule, (col,), outside, ids))
-        if col in INT_COLUMNS:
-            out[col] = pd.arrays.IntegerArray(np.where(nan, 0, values).astype("int64"), nan)
-        else:
-            out[col] = values
-    for col in _bool_columns(names):
-        values, bad, wrong = _booleans(cols[col], strict)
-        if wrong:
-            stored.append(Violation(wrong, (col,), 0))
-            continue
-        missing[col] = _missing(cols[col])
-        bad_values("not a boolean (use true/false or 1/0)", col, bad)
-        out[col] = values
-    for col, levels in _categories(names).items():
-        values, bad, seen = _category(cols[col], levels)
-        missing[col] = _missing(cols[col])
-        bad_values(f"value not allowed (found {', '.join(map(repr, seen))}; allowed: {', '.join(levels)})",
-                   col, bad)
-        out[col] = values
+                text, distinct, out[col], missing[col] = _text_column(cols[col])
+            violations += _text_problems(col, text, distinct, ids, is_id=col in ID_COLUMNS)
+
+        days: dict[str, np.ndarray] = {}  # day numbers of the dates, for the row rules
+        for col, job in jobs.items():
+            checked = job.result()
+            if checked.wrong:
+                stored.append(Violation(checked.wrong, (col,), 0))
+                continue
+            out[col], missing[col] = checked.values, checked.missing
+            for rule, mask in checked.problems:
+                bad_values(rule, col, mask)
+            if checked.days is not None:
+                days[col] = checked.days
     if stored:
         raise DataContractError(source, stored)
 
@@ -829,7 +889,7 @@ def _validate(table: pa.Table, source: str, strict: bool, window: tuple[dt.date,
         if col in missing and col not in NULLABLE_COLUMNS:
             # a blank yes/no or date is unknown, never False or a default
             bad_values("missing value in a required column", col, missing[col])
-    if not _distinct_ids(pid):
+    if not unique_ids.result():
         dup = pd.Series(pid_obj).duplicated(keep=False).to_numpy()
         if missing["patient_id"] is not None:
             dup &= ~_np(missing["patient_id"])
@@ -851,8 +911,8 @@ def _validate(table: pa.Table, source: str, strict: bool, window: tuple[dt.date,
             except (pa.ArrowInvalid, ValueError, OverflowError) as exc:
                 violations.append(Violation(f"extra column cannot be read ({exc})", (name,), 0))
 
-    dates = _Dates({col: out[col] for col in DATE_COLUMNS})
-    for text, cols_, broken in _rules():  # unreadable values are NaT here and pass
+    dates = _Dates(days)
+    for text, cols_, broken in _rules():  # unreadable dates are missing here: they pass
         bad = broken(dates)
         if bad.any():
             violations.append(_violation(text, cols_, bad, ids))
@@ -866,17 +926,15 @@ def _validate(table: pa.Table, source: str, strict: bool, window: tuple[dt.date,
 
 
 class _Dates:
-    """The date columns as int64 nanoseconds, for row rules of one comparison each.
+    """The date columns as int32 day numbers, for row rules of one comparison each.
 
-    ``low(col)`` holds a missing date (NaT) as the smallest int64, ``high(col)`` as the largest:
+    ``low(col)`` holds a missing date as the smallest int32, ``high(col)`` as the largest:
     ``high(later) < low(earlier)`` is then true exactly for the rows where both dates are known
     and ``later`` comes first.
     """
 
-    _NAT = np.iinfo("int64").min
-
-    def __init__(self, values: dict[str, np.ndarray]) -> None:
-        self._low = {col: v.view("i8") for col, v in values.items()}
+    def __init__(self, days: dict[str, np.ndarray]) -> None:
+        self._low = days
         self._high: dict[str, np.ndarray] = {}
 
     def low(self, col: str) -> np.ndarray:
@@ -885,12 +943,12 @@ class _Dates:
     def high(self, col: str) -> np.ndarray:
         if col not in self._high:
             low = self._low[col]
-            nat = low == self._NAT
-            self._high[col] = np.where(nat, np.iinfo("int64").max, low) if nat.any() else low
+            missing = low == _NO_DAY
+            self._high[col] = np.where(missing, _LAST_DAY, low) if missing.any() else low
         return self._high[col]
 
     def known(self, col: str) -> np.ndarray:
-        return self._low[col] != self._NAT
+        return self._low[col] != _NO_DAY
 
 
 def _rules() -> list[tuple[str, tuple[str, ...], Callable[[_Dates], np.ndarray]]]:
