@@ -607,16 +607,17 @@ def _dates(arr: Any, strict: bool, window: tuple[dt.date, dt.date]):
 _DAY_NS = 86_400_000_000_000
 #: Rows per block of the checks on dates (blocks that stay in the CPU cache).
 _BLOCK = 1 << 15
-#: The day number of a missing date, and the largest day number.
-_NO_DAY, _LAST_DAY = np.iinfo(np.int32).min, np.iinfo(np.int32).max
+#: The day number of a missing date (that of NaT, the smallest int64 in nanoseconds: a day in
+#: 1677, before any date window), and the largest day number.
+_NO_DAY, _LAST_DAY = np.iinfo(np.int64).min // _DAY_NS, np.iinfo(np.int32).max
 
 
 def _naive_ns_dates(arr: Any, window: tuple[dt.date, dt.date]) -> tuple[np.ndarray, Any, np.ndarray] | None:
     """Fast path for Parquet/pandas dates: naive ``timestamp[ns]`` values that are all at midnight
     and within the window come back as ``(datetime64[ns] values, missing mask or None when
     complete, day numbers)``; anything else returns None and goes through :func:`_dates`, which
-    says what is wrong. Day numbers (for the row rules) are int32 days since 1970-01-01, the
-    smallest int32 where the date is missing."""
+    says what is wrong. Day numbers (for the row rules) are int32 days since 1970-01-01,
+    :data:`_NO_DAY` where the date is missing (NaT's day)."""
     if not (pa.types.is_timestamp(arr.type) and arr.type.tz is None and arr.type.unit == "ns"):
         return None
     values = arr.to_numpy(zero_copy_only=False).astype("datetime64[ns]", copy=False)
@@ -634,14 +635,11 @@ def _naive_ns_dates(arr: Any, window: tuple[dt.date, dt.date]) -> tuple[np.ndarr
         days[start: start + _BLOCK] = day
     if off != arr.null_count:
         return None
-    nat = np.isnat(values) if arr.null_count else None
-    if nat is not None:
-        days[nat] = _NO_DAY
-    return values, nat, days
+    return values, (np.isnat(values) if arr.null_count else None), days
 
 
 def _day_numbers(days: Any) -> np.ndarray:
-    """Arrow ``date32`` values as int32 day numbers, the smallest int32 where missing."""
+    """Arrow ``date32`` values as int32 day numbers, :data:`_NO_DAY` where missing."""
     return np.asarray(days.cast(pa.int32()).fill_null(_NO_DAY).to_numpy(zero_copy_only=False), dtype=np.int32)
 
 
@@ -855,11 +853,11 @@ def _validate(table: pa.Table, source: str, strict: bool, window: tuple[dt.date,
     # reported below in the contract's order, as if run one after the other
     pid = _as_string(cols["patient_id"])
     with ThreadPoolExecutor(max_workers=_THREADS) as pool:
+        unique_ids = pool.submit(_distinct_ids, pid)
         jobs = {col: pool.submit(_check_date, cols[col], strict, window) for col in DATE_COLUMNS}
         jobs |= {col: pool.submit(_check_number, col, cols[col], strict) for col in FLOAT_COLUMNS + INT_COLUMNS}
         jobs |= {col: pool.submit(_check_boolean, cols[col], strict) for col in _bool_columns(names)}
         jobs |= {col: pool.submit(_check_category, cols[col], levels) for col, levels in _categories(names).items()}
-        unique_ids = pool.submit(_distinct_ids, pid)
 
         # ids first: they label every other message
         pid_obj = _objects(pid, pid)
@@ -882,8 +880,12 @@ def _validate(table: pa.Table, source: str, strict: bool, window: tuple[dt.date,
                 bad_values(rule, col, mask)
             if checked.days is not None:
                 days[col] = checked.days
-    if stored:
-        raise DataContractError(source, stored)
+        if stored:
+            raise DataContractError(source, stored)
+        # the row rules, in the threads too; their violations come last
+        rules = _rules()
+        dates = _Dates(days)
+        broken = pool.map(lambda rule: rule[2](dates), rules)
 
     for col in REQUIRED_COLUMNS + OPTIONAL_COLUMNS:
         if col in missing and col not in NULLABLE_COLUMNS:
@@ -911,9 +913,7 @@ def _validate(table: pa.Table, source: str, strict: bool, window: tuple[dt.date,
             except (pa.ArrowInvalid, ValueError, OverflowError) as exc:
                 violations.append(Violation(f"extra column cannot be read ({exc})", (name,), 0))
 
-    dates = _Dates(days)
-    for text, cols_, broken in _rules():  # unreadable dates are missing here: they pass
-        bad = broken(dates)
+    for (text, cols_, _), bad in zip(rules, broken):  # unreadable dates are missing here: they pass
         if bad.any():
             violations.append(_violation(text, cols_, bad, ids))
     if violations:
@@ -928,7 +928,7 @@ def _validate(table: pa.Table, source: str, strict: bool, window: tuple[dt.date,
 class _Dates:
     """The date columns as int32 day numbers, for row rules of one comparison each.
 
-    ``low(col)`` holds a missing date as the smallest int32, ``high(col)`` as the largest:
+    ``low(col)`` holds a missing date as :data:`_NO_DAY`, ``high(col)`` as the largest int32:
     ``high(later) < low(earlier)`` is then true exactly for the rows where both dates are known
     and ``later`` comes first.
     """
