@@ -112,9 +112,10 @@ def hash64(arr: Any) -> np.ndarray:
     """A 64-bit hash of each non-missing value of a text column.
 
     Equal values get equal hashes; different values almost always get different ones (the
-    length and every 8 bytes of the UTF-8 text go through splitmix64's mixing function), so a
-    column whose hashes are all different has no repeated value. Values of one length are
-    read as a matrix of bytes without copying them (ids usually all have the same length).
+    length and every 8 bytes of the UTF-8 text are combined with splitmix64's mixing function;
+    two values of one length of at most 8 bytes never share a hash), so a column whose hashes
+    are all different has no repeated value. Values of one length are read as a matrix of bytes
+    without copying them (ids usually all have the same length).
 
     Parameters
     ----------
@@ -148,9 +149,11 @@ def hash64(arr: Any) -> np.ndarray:
                 padded = np.zeros((block.shape[0], -(-length // 8) * 8), np.uint8)
                 padded[:, :length] = block
                 block = padded
-            h = np.full(block.shape[0], _mix(np.array([length], np.uint64))[0])  # the length, mixed
-            for word in np.ascontiguousarray(block).view("<u8").T:
-                h = _mix(h ^ word)
+            # the length, mixed, then word by word: h = mix(h) ^ word (mix is a bijection, so
+            # values of one length that differ in their last word still get different hashes)
+            h = np.full(block.shape[0], _mix(np.array([length], np.uint64))[0])
+            for k, word in enumerate(np.ascontiguousarray(block).view("<u8").T):
+                h = (_mix(h) if k else h) ^ word
             hashes[rows] = h
         parts.append(hashes)
     return np.concatenate(parts) if parts else np.zeros(0, np.uint64)
