@@ -720,11 +720,16 @@ def _category(arr: Any, levels: tuple[str, ...]):
     return pd.Categorical.from_codes(codes, categories=list(levels)), bad, seen
 
 
-def _text_problems(col: str, text: Any, distinct: Any, ids: _Labels, is_id: bool) -> list[Violation]:
+def _text_problems(
+    col: str, text: Any, distinct: Any, ids: _Labels, is_id: bool, suspect: bool | None = None
+) -> list[Violation]:
     """Control characters in any text; for ids also blank and padded values (``distinct``:
-    the distinct non-missing values of ``text``, checked instead of every row)."""
+    the distinct non-missing values of ``text``, checked instead of every row; ``suspect``:
+    :func:`ensemble_helpers.arrowscan.suspect_text` of ``distinct`` when already known)."""
     out: list[Violation] = []
-    if not arrowscan.suspect_text(distinct, edges=is_id):  # a scan of the bytes clears most columns
+    if suspect is None:
+        suspect = arrowscan.suspect_text(distinct, edges=is_id)
+    if not suspect:  # a scan of the bytes clears most columns
         return out
     if not _any(pc.match_substring_regex(distinct, _ID_TROUBLE if is_id else _CONTROL)):
         return out
@@ -848,12 +853,14 @@ def _validate(table: pa.Table, source: str, strict: bool, window: tuple[dt.date,
         if mask is not None and _any(mask):
             violations.append(_violation(rule, (col,), _np(mask), ids))
 
-    # the checks of dates, numbers, booleans and categories run in NumPy and Arrow, which release
-    # the GIL: two threads run them while the ids become Python strings; their results are
-    # reported below in the contract's order, as if run one after the other
+    # the column checks run in NumPy and Arrow, which release the GIL: two threads run them while
+    # the ids become Python strings (which holds the GIL); their results are reported below in
+    # the contract's order, as if run one after the other
     pid = _as_string(cols["patient_id"])
     with ThreadPoolExecutor(max_workers=_THREADS) as pool:
         unique_ids = pool.submit(_distinct_ids, pid)
+        suspect_ids = pool.submit(arrowscan.suspect_text, pid, edges=True)
+        texts = {col: pool.submit(_text_column, cols[col]) for col in ID_COLUMNS + TEXT_COLUMNS if col != "patient_id"}
         jobs = {col: pool.submit(_check_date, cols[col], strict, window) for col in DATE_COLUMNS}
         jobs |= {col: pool.submit(_check_number, col, cols[col], strict) for col in FLOAT_COLUMNS + INT_COLUMNS}
         jobs |= {col: pool.submit(_check_boolean, cols[col], strict) for col in _bool_columns(names)}
@@ -864,9 +871,10 @@ def _validate(table: pa.Table, source: str, strict: bool, window: tuple[dt.date,
         ids = _Labels(pid_obj)
         for col in ID_COLUMNS + TEXT_COLUMNS:
             if col == "patient_id":  # (nearly) all distinct: check every row
-                text, distinct, out[col], missing[col] = pid, pid, pid_obj, _missing(pid)
-            else:
-                text, distinct, out[col], missing[col] = _text_column(cols[col])
+                out[col], missing[col] = pid_obj, _missing(pid)
+                violations += _text_problems(col, pid, pid, ids, is_id=True, suspect=suspect_ids.result())
+                continue
+            text, distinct, out[col], missing[col] = texts[col].result()
             violations += _text_problems(col, text, distinct, ids, is_id=col in ID_COLUMNS)
 
         days: dict[str, np.ndarray] = {}  # day numbers of the dates, for the row rules
