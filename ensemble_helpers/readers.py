@@ -186,7 +186,10 @@ def read_raw(
 
 
 def _read_csv(path: Path, fmt: str) -> RawTable:
-    return RawTable(_parse_csv(path, open_text=lambda: open(path, "rb")), fmt, typed=False)
+    table = _parse_csv_directly(path)
+    if table is None:  # a problem: read again, the way that says what and where
+        table = _parse_csv(path, open_text=lambda: open(path, "rb"))
+    return RawTable(table, fmt, typed=False)
 
 
 def _read_csv_gz(path: Path, fmt: str) -> RawTable:
@@ -201,6 +204,44 @@ def _read_csv_gz(path: Path, fmt: str) -> RawTable:
     if content != "text":
         raise ReadProblem(f"the gzip file holds {_DESCRIBE.get(content, content)}, not CSV text")
     return RawTable(_parse_csv(path, open_text=lambda: gzip.open(path, "rb")), fmt, typed=False)
+
+
+def _csv_options(names: list[str], **parse: Any) -> dict[str, Any]:
+    """pyarrow's CSV options of the contract: every column as text, an empty cell missing."""
+    import pyarrow.csv as pcsv
+
+    columns = [f"c{i}" for i in range(len(names))]
+    return {
+        "read_options": pcsv.ReadOptions(column_names=columns, skip_rows=1),
+        "parse_options": pcsv.ParseOptions(newlines_in_values=False, **parse),
+        "convert_options": pcsv.ConvertOptions(
+            column_types={c: pa.string() for c in columns},
+            null_values=[""],
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=True,
+        ),
+    }
+
+
+def _parse_csv_directly(path: Path) -> pa.Table | None:
+    """A plain CSV file read by pyarrow itself, which checks that every value is UTF-8 and every
+    row as wide as the header; None at the first problem (then :func:`_parse_csv` reads the
+    whole file into memory to say what it is and where)."""
+    import pyarrow.csv as pcsv
+
+    with open(path, "rb") as fh:
+        first = fh.readline().removeprefix(b"\xef\xbb\xbf").split(b"\n", 1)[0].rstrip(b"\r")
+    try:
+        names = next(csv.reader([first.decode("utf-8")])) if first.strip() else None
+    except UnicodeDecodeError:
+        return None
+    if not names:
+        return None
+    try:
+        table = pcsv.read_csv(str(path), **_csv_options(names))  # (pyarrow skips a byte-order mark)
+    except pa.ArrowInvalid:
+        return None
+    return table.rename_columns(names)
 
 
 def _parse_csv(path: Path, open_text: Callable[[], Any]) -> pa.Table:
@@ -226,17 +267,7 @@ def _parse_csv(path: Path, open_text: Callable[[], Any]) -> pa.Table:
         return "skip"
 
     try:
-        table = pcsv.read_csv(
-            pa.py_buffer(data),
-            read_options=pcsv.ReadOptions(column_names=[f"c{i}" for i in range(len(names))], skip_rows=1),
-            parse_options=pcsv.ParseOptions(invalid_row_handler=on_invalid, newlines_in_values=False),
-            convert_options=pcsv.ConvertOptions(
-                column_types={f"c{i}": pa.string() for i in range(len(names))},
-                null_values=[""],
-                strings_can_be_null=True,
-                quoted_strings_can_be_null=True,
-            ),
-        )
+        table = pcsv.read_csv(pa.py_buffer(data), **_csv_options(names, invalid_row_handler=on_invalid))
     except pa.ArrowInvalid as exc:
         _csv_structure(data, len(names))  # raises with line numbers when it finds the problem
         raise ReadProblem(f"not a readable CSV file ({exc})") from exc

@@ -303,3 +303,18 @@ def test_parquet_dates_at_the_window_edges(tmp_path):
         load_patients(path, use_cache=False, date_window=("2022-01-01", "2024-06-29"))
     with pytest.raises(DataContractError, match=r"tdxd_start: date outside .* P1 \(row 1\), P2"):
         load_patients(path, use_cache=False, date_window=("2022-01-02", None))
+
+
+def test_csv_read_by_pyarrow_directly_or_again_to_say_where(tmp_path):
+    good = write_csv(tmp_path, patient(), patient(patient_id="P2"))
+    assert load_patients(good, use_cache=False)["patient_id"].tolist() == ["P1", "P2"]
+    header, *rows = good.read_bytes().split(b"\n")
+    cases = {  # pyarrow stops at each of these; the whole file is then read to say what and where
+        "header.csv": (header.replace(b"site_id", b"site_\xe9d") + b"\n" + b"\n".join(rows), "line 1"),
+        "ragged.csv": (b"\n".join([header, rows[0], b"P3,\xe9", *rows[1:]]), "line 3"),
+        "wide.csv": (b"\n".join([header, rows[0] + b",extra", *rows[1:]]), "line 2"),
+    }
+    for name, (content, where) in cases.items():
+        (tmp_path / name).write_bytes(content)
+        with pytest.raises(DataContractError, match=where):
+            load_patients(tmp_path / name, use_cache=False)
