@@ -35,7 +35,10 @@ _S30, _S27, _S31 = np.uint64(30), np.uint64(27), np.uint64(31)
 
 
 def _chunks(arr: Any) -> list[pa.Array]:
-    """The chunks of a text column as ``string`` or ``large_string`` arrays."""
+    """The chunks of a text column as ``string`` or ``large_string`` arrays (many small chunks,
+    as pyarrow reads a CSV file, joined into one)."""
+    if isinstance(arr, pa.ChunkedArray) and arr.num_chunks > 16:
+        arr = arr.combine_chunks()
     chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
     out = []
     for ch in chunks:

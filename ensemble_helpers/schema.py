@@ -485,10 +485,9 @@ def _codes(arr: Any, value_set: Any, dtype: Any = np.int32) -> np.ndarray:
 
     A dictionary-encoded column is looked up once per dictionary entry, then by its indices
     (chunks that share one dictionary, as read from one Parquet row group, together)."""
-    chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
     if not pa.types.is_dictionary(arr.type):
-        parts = [_np_int(pc.index_in(_as_string(ch), value_set=value_set)).astype(dtype) for ch in chunks]
-        return np.concatenate(parts) if len(parts) != 1 else parts[0]
+        return _np_int(pc.index_in(_as_string(arr), value_set=value_set)).astype(dtype)
+    chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
     groups: list[list[pa.DictionaryArray]] = []
     for ch in chunks:
         if groups and ch.dictionary.equals(groups[-1][0].dictionary):

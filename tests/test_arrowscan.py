@@ -58,3 +58,10 @@ def test_hash64_is_the_same_for_every_layout():
         np.testing.assert_array_equal(hash64(arr), expected)
     same_length = hash64(pa.array(["AB12", "CD34", "AB12"]))  # one length: read as a byte matrix
     assert same_length[0] == same_length[2] != same_length[1]
+
+
+def test_many_small_chunks_are_joined_first():
+    values = [f"P{i:03d}" for i in range(40)] + [None, " P1"]
+    many = pa.chunked_array([pa.array([v], pa.string()) for v in values])  # as pyarrow reads a CSV file
+    np.testing.assert_array_equal(hash64(many), hash64(pa.array(values)))
+    assert suspect_text(many, edges=True) and not suspect_text(many.slice(0, 41), edges=True)
