@@ -642,6 +642,20 @@ def _day_numbers(days: Any) -> np.ndarray:
     return np.asarray(days.cast(pa.int32()).fill_null(_NO_DAY).to_numpy(zero_copy_only=False), dtype=np.int32)
 
 
+def _digit_text_integers(text: Any) -> Any:
+    """Text whose every value is written with the digits 0-9 only (``2``, ``007``), below 2**53,
+    as int64 (the numbers :func:`_numbers` would read, without the round trip via float); None
+    for any other text (``-1``, ``1.0``, ``1e3``, ``0x1``, ``two``: read by :func:`_numbers`)."""
+    try:
+        values = text.cast(pa.int64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    if not pc.all(pc.utf8_is_digit(text)).as_py():
+        return None
+    largest = pc.max(values).as_py()
+    return None if largest is not None and largest >= 2**53 else values
+
+
 def _integers(arr: Any) -> tuple[np.ndarray, np.ndarray | None] | None:
     """A column stored as integers (that fit int64) as ``(int64 values, 0 where missing; missing
     mask or None when complete)``; None for any other storage (read by :func:`_numbers`)."""
@@ -781,7 +795,10 @@ def _check_date(arr: Any, strict: bool, window: tuple[dt.date, dt.date]) -> _Che
 
 def _check_number(col: str, arr: Any, strict: bool) -> _Checked:
     lo, hi, rule = RANGES.get(col, (None, None, ""))
-    whole = _integers(arr) if col in INT_COLUMNS else None
+    whole = None
+    if col in INT_COLUMNS:
+        digits = arr if strict or not _is_text(arr.type) else _digit_text_integers(arr)
+        whole = _integers(digits) if digits is not None else None
     if whole is not None:  # stored as integers: no fraction to look for, no round trip via float
         values, mask = whole
         outside = ((values < lo) if lo is not None else False) | ((values > hi) if hi is not None else False)

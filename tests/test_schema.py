@@ -318,3 +318,12 @@ def test_csv_read_by_pyarrow_directly_or_again_to_say_where(tmp_path):
         (tmp_path / name).write_bytes(content)
         with pytest.raises(DataContractError, match=where):
             load_patients(tmp_path / name, use_cache=False)
+
+
+def test_csv_whole_numbers_read_as_integers_or_as_numbers(tmp_path):
+    df = load_patients(write_csv(tmp_path, patient(prior_lines="007", ecog="1.0"), patient(patient_id="P2", ecog="3")))
+    assert df["prior_lines"].tolist() == [7, 2] and df["prior_lines"].dtype == "int64"
+    assert df["ecog"].tolist() == [1, 3] and str(df["ecog"].dtype) == "Int64"
+    err = _error(tmp_path, patient(prior_lines="0x1"), patient(patient_id="P2", prior_lines="-1"))
+    found = {v.rule: v.examples for v in err.violations if v.columns == ("prior_lines",)}
+    assert found == {"not a number": ("P1 (row 1)",), "must be 0 or more": ("P2 (row 2)",)}
