@@ -8,8 +8,10 @@ column and row rule, and raises one :class:`DataContractError` listing every bro
 column(s), the number of rows affected and up to 10 example ``patient_id`` values (or CSV line
 numbers when the file itself cannot be parsed).
 
-The conversion runs on Arrow arrays (``pyarrow.compute``): a million-row file is checked in
-about the time pyarrow takes to read it (``benchmarks/bench_scale.py``).
+The conversion runs on Arrow arrays (``pyarrow.compute``) and NumPy, column by column in two
+threads, with quick whole-column scans (:mod:`ensemble_helpers.arrowscan`) that let a valid
+column skip the slower checks that say which rows are wrong: a million-row file is checked in
+about the time pyarrow takes to read it (``benchmarks/bench_scale.py --load-ratios``).
 
 Examples
 --------
@@ -33,6 +35,24 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ensemble_helpers import arrowscan
+from ensemble_helpers.columns import (
+    CONTROL,
+    ID_TROUBLE,
+    LAST_DAY,
+    NO_DAY,
+    as_string,
+    check_boolean,
+    check_category,
+    check_date,
+    check_number,
+    distinct_ids,
+    has_any,
+    is_text,
+    mask_array,
+    missing_mask,
+    objects,
+    text_column,
+)
 from ensemble_helpers.exceptions import EnsembleError
 from ensemble_helpers.readers import ReadProblem, cell_text, read_raw
 
@@ -133,9 +153,6 @@ RANGES: dict[str, tuple[float | None, float | None, str]] = {
     "prior_lines": (0, None, "must be 0 or more"),
     "tdxd_ild_grade": (1, 5, "must be between 1 and 5"),
 }
-# accepted spellings of booleans in CSV text (no other value is read as a boolean)
-_TRUE = frozenset(v for w in ("true", "1", "yes") for v in (w, w.upper(), w.title()))
-_FALSE = frozenset(v for w in ("false", "0", "no") for v in (w, w.upper(), w.title()))
 
 
 class DataContractError(EnsembleError, ValueError):
@@ -271,7 +288,7 @@ def load_patients(
     >>> patients["next_class"].dtype  # doctest: +SKIP
     CategoricalDtype(categories=['anti_her2_antibody', ...], ordered=False, ...)
     """
-    from ensemble_helpers import readers
+    from ensemble_helpers import columns, readers
     from ensemble_helpers.cache import cached_frame
 
     window = _date_window(date_window)
@@ -286,7 +303,8 @@ def load_patients(
     # the latest date is not part of the key: a file valid up to today stays valid later
     explicit = "" if date_window is None else f"{window[0]}..{date_window[1]}"
     extra = f"sheet={data_sheet!r};earliest={window[0]};window={explicit}"
-    return cached_frame(path, (Path(__file__), Path(readers.__file__)), build, extra=extra)
+    code = [Path(m.__file__) for m in (readers, columns, arrowscan)]  # the code that reads and checks
+    return cached_frame(path, [Path(__file__), *code], build, extra=extra)
 
 
 def validate_patients(
@@ -432,307 +450,6 @@ def _categories(names: Iterable[str]) -> dict[str, tuple[str, ...]]:
     return {**CATEGORIES, **{c: lv for c, lv in OPTIONAL_CATEGORIES.items() if c in names}}
 
 
-# --- Arrow helpers ------------------------------------------------------------------------------
-# Valid files take the fast path (one Arrow cast per column); only a column with a value the cast
-# refuses goes through the slower checks that say which rows are wrong.
-
-_NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
-_ISO_DATE = r"^\d{4}-\d{2}-\d{2}$"
-_CONTROL = r"[\x00-\x1f\x7f]"
-_ID_TROUBLE = r"[\x00-\x1f\x7f]|^\s|\s$|^$"
-_EPOCH = dt.date(1970, 1, 1)
-
-
-def _any(mask: Any) -> bool:
-    if isinstance(mask, np.ndarray):
-        return bool(mask.any())
-    return bool(pc.any(mask).as_py())
-
-
-def _np(mask: Any) -> np.ndarray:
-    """A boolean Arrow array as a NumPy bool array (null = False)."""
-    if isinstance(mask, np.ndarray):
-        return mask
-    return np.asarray(pc.fill_null(mask, False).to_numpy(zero_copy_only=False), dtype=bool)
-
-
-def _is_text(t: pa.DataType) -> bool:
-    return pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t)
-
-
-def _as_string(arr: Any) -> Any:
-    """Text of a column: strings as stored; a dictionary decoded; anything else canonically."""
-    t = arr.type
-    if t == pa.string():
-        return arr
-    if _is_text(t) or (pa.types.is_dictionary(t) and _is_text(t.value_type)):
-        return arr.cast(pa.string())
-    if pa.types.is_null(t):
-        return pa.nulls(len(arr), pa.string())
-    return pa.array([cell_text(v) for v in arr.to_pylist()], type=pa.string())
-
-
-def _missing(arr: Any) -> Any:
-    """Null (and NaN in float columns) = missing, as an Arrow mask; None when none is missing."""
-    floating = pa.types.is_floating(arr.type)
-    if not floating and arr.null_count == 0:
-        return None
-    return pc.is_null(arr, nan_is_null=floating)
-
-
-def _codes(arr: Any, value_set: Any, dtype: Any = np.int32) -> np.ndarray:
-    """The position of each value of a text column in ``value_set`` (-1: missing or not there).
-
-    A dictionary-encoded column is looked up once per dictionary entry, then by its indices
-    (chunks that share one dictionary, as read from one Parquet row group, together)."""
-    if not pa.types.is_dictionary(arr.type):
-        return _np_int(pc.index_in(_as_string(arr), value_set=value_set)).astype(dtype)
-    chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
-    groups: list[list[pa.DictionaryArray]] = []
-    for ch in chunks:
-        if groups and ch.dictionary.equals(groups[-1][0].dictionary):
-            groups[-1].append(ch)
-        else:
-            groups.append([ch])
-    parts = []
-    for group in groups:
-        entries = group[0].dictionary.cast(pa.string())
-        lookup = np.append(_np_int(pc.index_in(entries, value_set=value_set)), -1).astype(dtype)
-        indices = pa.chunked_array([ch.indices for ch in group])
-        codes = lookup[(indices.fill_null(0) if indices.null_count else indices).to_numpy(zero_copy_only=False)]
-        if indices.null_count:
-            codes[_np(indices.is_null())] = -1
-        parts.append(codes)
-    if not parts:
-        return np.zeros(0, dtype)
-    return np.concatenate(parts) if len(parts) != 1 else parts[0]
-
-
-def _np_int(arr: Any) -> np.ndarray:
-    """Integers of an Arrow array as int32 NumPy values (null = -1)."""
-    if arr.null_count:
-        arr = pc.fill_null(arr, -1)
-    return np.asarray(arr.to_numpy(zero_copy_only=False), dtype=np.int32)
-
-
-def _text_column(arr: Any) -> tuple[Any, Any, np.ndarray, Any]:
-    """A text column with few distinct values: ``(text, distinct values, NumPy object array with
-    one str per distinct value and NaN for missing, missing mask or None)``.
-
-    A dictionary-encoded column (Parquet: :data:`FEW_VALUES_COLUMNS`) is decoded through its
-    dictionaries; ``distinct`` then also holds dictionary entries no row uses (checks on it
-    only decide whether to look at the rows)."""
-    if pa.types.is_dictionary(arr.type) and _is_text(arr.type.value_type):
-        chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
-        entries = pa.chunked_array([ch.dictionary for ch in chunks], type=arr.type.value_type)
-        distinct = pc.unique(entries.cast(pa.string())).drop_null()
-        codes = _codes(arr, distinct)
-        lookup = np.empty(len(distinct) + 1, dtype=object)
-        lookup[:-1] = distinct.to_pylist()
-        lookup[-1] = np.nan
-        unknown = codes < 0  # every value is among the distinct ones: -1 is a missing value
-        return arr, distinct, lookup[codes], unknown if unknown.any() else None
-    text = _as_string(arr)
-    distinct = pc.unique(text).drop_null()
-    return text, distinct, _objects(text, distinct), _missing(text)
-
-
-def _objects(text: Any, distinct: Any) -> np.ndarray:
-    """Text as a NumPy object array (NaN for missing), sharing one str per distinct value."""
-    if len(distinct) > len(text) // 2 or distinct is text:  # mostly distinct (ids): directly
-        values = text.to_numpy(zero_copy_only=False)
-        return np.where(pd.isna(values), np.nan, values) if text.null_count else values
-    lookup = np.empty(len(distinct) + 1, dtype=object)
-    lookup[:-1] = distinct.to_pylist()
-    lookup[-1] = np.nan
-    idx = pc.fill_null(pc.index_in(text, value_set=distinct), -1).to_numpy(zero_copy_only=False)
-    return lookup[idx]
-
-
-# --- one column each --------------------------------------------------------------------------
-
-
-def _dates(arr: Any, strict: bool, window: tuple[dt.date, dt.date]):
-    """``(date32 values or None, problems, stored-type rule or None)``; problems are masks."""
-    problems: list[tuple[str, Any]] = []
-    t = arr.type
-    if pa.types.is_null(t):
-        return pa.nulls(len(arr), pa.date32()), problems, None
-    if pa.types.is_dictionary(t):
-        arr, t = arr.cast(t.value_type), t.value_type
-    if _is_text(t):
-        if strict:
-            return None, problems, f"stored as {t}, expected a date/timestamp type"
-        text = arr.cast(pa.string())
-        try:
-            days = text.cast(pa.date32())  # strict ISO YYYY-MM-DD
-        except pa.ArrowInvalid:
-            shaped = pc.match_substring_regex(text, _ISO_DATE)
-            parsed = []
-            for v, ok in zip(text.to_pylist(), _np(shaped)):
-                try:
-                    parsed.append(dt.date.fromisoformat(v) if ok else None)
-                except ValueError:  # 2024-02-30
-                    parsed.append(None)
-            days = pa.array(parsed, type=pa.date32())
-            problems.append(("not a valid date in YYYY-MM-DD format", pc.and_(pc.is_valid(text), pc.is_null(days))))
-    elif pa.types.is_timestamp(t):
-        local = pc.local_timestamp(arr) if t.tz is not None else arr
-        day = pc.floor_temporal(local, unit="day")
-        timed = pc.not_equal(local, day)
-        if _any(timed):
-            if t.tz is not None:
-                rule = (f"timezone-aware timestamp (timezone {t.tz}) is not at midnight in its "
-                        "timezone: store calendar dates")
-            else:
-                rule = "timestamp has a time of day: a date must be a calendar date"
-            problems.append((rule, timed))
-        days = day.cast(pa.date32())
-    elif pa.types.is_date(t):
-        days = arr.cast(pa.date32())
-    else:
-        return None, problems, f"stored as {t}, expected a date/timestamp type"
-    outside = pc.or_(pc.less(days, pa.scalar(window[0], pa.date32())),
-                     pc.greater(days, pa.scalar(window[1], pa.date32())))
-    if _any(outside):
-        problems.append(
-            (f"date outside the plausible window {window[0]} to {window[1]} "
-             "(a typo? the window is the date_window setting)", outside)
-        )
-        days = pc.if_else(outside, pa.scalar(None, pa.date32()), days)
-    return days, problems, None
-
-
-_DAY_NS = 86_400_000_000_000
-#: Rows per block of the checks on dates (blocks that stay in the CPU cache).
-_BLOCK = 1 << 15
-#: The day number of a missing date (that of NaT, the smallest int64 in nanoseconds: a day in
-#: 1677, before any date window), and the largest day number.
-_NO_DAY, _LAST_DAY = np.iinfo(np.int64).min // _DAY_NS, np.iinfo(np.int32).max
-
-
-def _naive_ns_dates(arr: Any, window: tuple[dt.date, dt.date]) -> tuple[np.ndarray, Any, np.ndarray] | None:
-    """Fast path for Parquet/pandas dates: naive ``timestamp[ns]`` values that are all at midnight
-    and within the window come back as ``(datetime64[ns] values, missing mask or None when
-    complete, day numbers)``; anything else returns None and goes through :func:`_dates`, which
-    says what is wrong. Day numbers (for the row rules) are int32 days since 1970-01-01,
-    :data:`_NO_DAY` where the date is missing (NaT's day)."""
-    if not (pa.types.is_timestamp(arr.type) and arr.type.tz is None and arr.type.unit == "ns"):
-        return None
-    values = arr.to_numpy(zero_copy_only=False).astype("datetime64[ns]", copy=False)
-    i8 = values.view("i8")
-    first, last = (np.datetime64(d, "D").astype(np.int64) for d in window)
-    span = np.uint64(last - first)
-    days = np.empty(len(i8), np.int32)
-    off = 0
-    for start in range(0, len(i8), _BLOCK):  # blocks that stay in the CPU cache
-        ns = i8[start: start + _BLOCK]
-        day = ns // _DAY_NS
-        # off the window, or not at midnight; a missing date (NaT, the smallest int64) is off
-        # the window too, so a valid column has exactly as many of these rows as missing values
-        off += np.count_nonzero(((day - first).view(np.uint64) > span) | (day * _DAY_NS != ns))
-        days[start: start + _BLOCK] = day
-    if off != arr.null_count:
-        return None
-    return values, (np.isnat(values) if arr.null_count else None), days
-
-
-def _day_numbers(days: Any) -> np.ndarray:
-    """Arrow ``date32`` values as int32 day numbers, :data:`_NO_DAY` where missing."""
-    return np.asarray(days.cast(pa.int32()).fill_null(_NO_DAY).to_numpy(zero_copy_only=False), dtype=np.int32)
-
-
-def _digit_text_integers(text: Any) -> Any:
-    """Text whose every value is written with the digits 0-9 only (``2``, ``007``), below 2**53,
-    as int64 (the numbers :func:`_numbers` would read, without the round trip via float); None
-    for any other text (``-1``, ``1.0``, ``1e3``, ``0x1``, ``two``: read by :func:`_numbers`)."""
-    try:
-        values = text.cast(pa.int64())
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return None
-    if not pc.all(pc.utf8_is_digit(text)).as_py():
-        return None
-    largest = pc.max(values).as_py()
-    return None if largest is not None and largest >= 2**53 else values
-
-
-def _integers(arr: Any) -> tuple[np.ndarray, np.ndarray | None] | None:
-    """A column stored as integers (that fit int64) as ``(int64 values, 0 where missing; missing
-    mask or None when complete)``; None for any other storage (read by :func:`_numbers`)."""
-    t = arr.type
-    if not pa.types.is_integer(t) or t == pa.uint64():
-        return None
-    values = arr.fill_null(0) if arr.null_count else arr
-    values = np.asarray(values.to_numpy(zero_copy_only=False), dtype=np.int64)
-    return values, (_np(pc.is_null(arr)) if arr.null_count else None)
-
-
-def _numbers(arr: Any, strict: bool):
-    """``(float64 NumPy values with NaN, unreadable mask or None, stored-type rule or None)``."""
-    t = arr.type
-    if pa.types.is_dictionary(t):
-        arr, t = arr.cast(t.value_type), t.value_type
-    if pa.types.is_null(t):
-        return np.full(len(arr), np.nan), None, None
-    bad = None
-    if _is_text(t):
-        if strict:
-            return None, None, f"stored as {t}, expected a numeric type"
-        text = arr.cast(pa.string())
-        try:
-            values = text.cast(pa.float64())
-            if not _any(pc.invert(pc.is_finite(values))):
-                return values.to_numpy(zero_copy_only=False).astype("float64", copy=False), None, None
-        except pa.ArrowInvalid:
-            pass
-        shaped = pc.match_substring_regex(text, _NUMBER)  # no nan/inf spellings
-        values = pc.if_else(shaped, text, pa.scalar(None, pa.string())).cast(pa.float64())
-        bad = pc.and_(pc.is_valid(text), pc.invert(shaped))
-    elif pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t):
-        values = arr.cast(pa.float64())
-    else:
-        return None, None, f"stored as {t}, expected a numeric type"
-    return values.fill_null(np.nan).to_numpy(zero_copy_only=False).astype("float64", copy=False), bad, None
-
-
-_SPELLINGS = sorted(_TRUE) + sorted(_FALSE)
-
-
-def _booleans(arr: Any, strict: bool):
-    t = arr.type
-    if pa.types.is_boolean(t):
-        return arr.fill_null(False).to_numpy(zero_copy_only=False).astype(bool), None, None
-    if pa.types.is_null(t):
-        return np.zeros(len(arr), bool), None, None
-    if strict or not (_is_text(t) or pa.types.is_dictionary(t)):
-        return None, None, f"stored as {t}, expected boolean"
-    text = _as_string(arr)
-    idx = pc.index_in(text, value_set=pa.array(_SPELLINGS))
-    bad = pc.and_(pc.is_valid(text), pc.is_null(idx))
-    return _np(pc.less(idx, len(_TRUE))), bad, None
-
-
-def _category(arr: Any, levels: tuple[str, ...]):
-    value_set = pa.array(list(levels))
-    codes = _codes(arr, value_set, np.int8)
-    if np.count_nonzero(codes < 0) == arr.null_count:  # each value a level, or missing
-        return pd.Categorical.from_codes(codes, categories=list(levels)), None, []
-    if pa.types.is_dictionary(arr.type) and _is_text(arr.type.value_type):
-        # map each chunk's dictionary (a few values), then its indices
-        chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
-        parts = [pc.take(pc.index_in(ch.dictionary.cast(pa.string()), value_set=value_set), ch.indices)
-                 for ch in chunks]
-        idx = pa.chunked_array(parts, type=pa.int32())
-        text = _as_string(arr) if _any(pc.and_(pc.is_valid(arr), pc.is_null(idx))) else arr
-    else:
-        text = _as_string(arr)
-        idx = pc.index_in(text, value_set=value_set)
-    bad = pc.and_(pc.is_valid(text), pc.is_null(idx))
-    codes = pc.fill_null(idx, -1).to_numpy(zero_copy_only=False).astype("int8")
-    seen = sorted(set(pc.filter(_as_string(text), bad).to_pylist()))[:5] if _any(bad) else []
-    return pd.Categorical.from_codes(codes, categories=list(levels)), bad, seen
-
-
 def _text_problems(
     col: str, text: Any, distinct: Any, ids: _Labels, is_id: bool, suspect: bool | None = None
 ) -> list[Violation]:
@@ -744,15 +461,15 @@ def _text_problems(
         suspect = arrowscan.suspect_text(distinct, edges=is_id)
     if not suspect:  # a scan of the bytes clears most columns
         return out
-    if not _any(pc.match_substring_regex(distinct, _ID_TROUBLE if is_id else _CONTROL)):
+    if not has_any(pc.match_substring_regex(distinct, ID_TROUBLE if is_id else CONTROL)):
         return out
-    text = _as_string(text)
+    text = as_string(text)
 
     def rows(pattern: str) -> np.ndarray:
         hits = pc.filter(distinct, pc.match_substring_regex(distinct, pattern))
-        return _np(pc.is_in(text, value_set=hits))
+        return mask_array(pc.is_in(text, value_set=hits))
 
-    control = rows(_CONTROL)
+    control = rows(CONTROL)
     if control.any():
         out.append(_violation(
             "control character (NUL, tab, line break or other) inside a text value", (col,), control, ids
@@ -765,91 +482,6 @@ def _text_problems(
         if padded.any():
             out.append(_violation("id has leading or trailing whitespace", (col,), padded, ids, quote=True))
     return out
-
-
-@dataclass
-class _Checked:
-    """One column after its checks: the typed values and missing mask (None: complete), the
-    broken rules as ``(rule, row mask)`` in the order they are reported, or ``wrong``: the
-    stored-type rule that stops the load. Dates also carry their day numbers for the row rules
-    (:func:`_naive_ns_dates`)."""
-
-    values: Any = None
-    missing: Any = None
-    problems: list[tuple[str, Any]] = field(default_factory=list)
-    wrong: str | None = None
-    days: np.ndarray | None = None
-
-
-def _check_date(arr: Any, strict: bool, window: tuple[dt.date, dt.date]) -> _Checked:
-    fast = _naive_ns_dates(arr, window)
-    if fast is not None:  # timestamps in ns at midnight within the window: already typed
-        values, nat, days = fast
-        return _Checked(values, nat, days=days)
-    parsed, problems, wrong = _dates(arr, strict, window)
-    if wrong:
-        return _Checked(wrong=wrong)
-    values = parsed.cast(pa.timestamp("ns")).to_numpy(zero_copy_only=False).astype("datetime64[ns]", copy=False)
-    return _Checked(values, _missing(arr), problems, days=_day_numbers(parsed))
-
-
-def _check_number(col: str, arr: Any, strict: bool) -> _Checked:
-    lo, hi, rule = RANGES.get(col, (None, None, ""))
-    whole = None
-    if col in INT_COLUMNS:
-        digits = arr if strict or not _is_text(arr.type) else _digit_text_integers(arr)
-        whole = _integers(digits) if digits is not None else None
-    if whole is not None:  # stored as integers: no fraction to look for, no round trip via float
-        values, mask = whole
-        outside = ((values < lo) if lo is not None else False) | ((values > hi) if hi is not None else False)
-        if mask is not None:
-            outside &= ~mask
-        if mask is None and col not in NULLABLE_COLUMNS:
-            typed = values
-        else:
-            typed = pd.arrays.IntegerArray(values, mask if mask is not None else np.zeros(len(values), bool))
-        return _Checked(typed, mask, [(rule, outside)])
-    values, bad, wrong = _numbers(arr, strict)
-    if wrong:
-        return _Checked(wrong=wrong)
-    problems: list[tuple[str, Any]] = [("not a number", bad)]
-    nan = np.isnan(values)
-    if col in INT_COLUMNS:
-        frac = ~nan & (np.mod(values, 1) != 0)
-        if frac.any():
-            problems.append(("not a whole number", frac))
-            values = np.where(frac, np.nan, values)
-            nan = np.isnan(values)
-    with np.errstate(invalid="ignore"):
-        outside = ~nan & (((values < lo) if lo is not None else False)
-                          | ((values > hi) if hi is not None else False))
-    problems.append((rule, outside))
-    if col in INT_COLUMNS:
-        values = pd.arrays.IntegerArray(np.where(nan, 0, values).astype("int64"), nan)
-    return _Checked(values, _missing(arr), problems)
-
-
-def _check_boolean(arr: Any, strict: bool) -> _Checked:
-    values, bad, wrong = _booleans(arr, strict)
-    if wrong:
-        return _Checked(wrong=wrong)
-    return _Checked(values, _missing(arr), [("not a boolean (use true/false or 1/0)", bad)])
-
-
-def _check_category(arr: Any, levels: tuple[str, ...]) -> _Checked:
-    values, bad, seen = _category(arr, levels)
-    rule = f"value not allowed (found {', '.join(map(repr, seen))}; allowed: {', '.join(levels)})"
-    return _Checked(values, _missing(arr), [(rule, bad)])
-
-
-def _distinct_ids(pid: Any) -> bool:
-    """Whether no id is repeated (missing ids aside). All-different 64-bit hashes prove it
-    (:func:`ensemble_helpers.arrowscan.hash64`, a few milliseconds for a million ids); only when
-    two hashes agree are the ids themselves counted."""
-    hashes = np.sort(arrowscan.hash64(pid))
-    if not (hashes[1:] == hashes[:-1]).any():
-        return True
-    return pc.count_distinct(pid, mode="only_valid").as_py() == len(pid) - pid.null_count
 
 
 def _validate(table: pa.Table, source: str, strict: bool, window: tuple[dt.date, dt.date]) -> pd.DataFrame:
@@ -866,28 +498,30 @@ def _validate(table: pa.Table, source: str, strict: bool, window: tuple[dt.date,
     missing: dict[str, Any] = {}
 
     def bad_values(rule: str, col: str, mask: Any) -> None:
-        if mask is not None and _any(mask):
-            violations.append(_violation(rule, (col,), _np(mask), ids))
+        if mask is not None and has_any(mask):
+            violations.append(_violation(rule, (col,), mask_array(mask), ids))
 
     # the column checks run in NumPy and Arrow, which release the GIL: two threads run them while
     # the ids become Python strings (which holds the GIL); their results are reported below in
     # the contract's order, as if run one after the other
-    pid = _as_string(cols["patient_id"])
+    pid = as_string(cols["patient_id"])
     with ThreadPoolExecutor(max_workers=_THREADS) as pool:
-        unique_ids = pool.submit(_distinct_ids, pid)
+        unique_ids = pool.submit(distinct_ids, pid)
         suspect_ids = pool.submit(arrowscan.suspect_text, pid, edges=True)
-        texts = {col: pool.submit(_text_column, cols[col]) for col in ID_COLUMNS + TEXT_COLUMNS if col != "patient_id"}
-        jobs = {col: pool.submit(_check_date, cols[col], strict, window) for col in DATE_COLUMNS}
-        jobs |= {col: pool.submit(_check_number, col, cols[col], strict) for col in FLOAT_COLUMNS + INT_COLUMNS}
-        jobs |= {col: pool.submit(_check_boolean, cols[col], strict) for col in _bool_columns(names)}
-        jobs |= {col: pool.submit(_check_category, cols[col], levels) for col, levels in _categories(names).items()}
+        texts = {col: pool.submit(text_column, cols[col]) for col in ID_COLUMNS + TEXT_COLUMNS if col != "patient_id"}
+        jobs = {col: pool.submit(check_date, cols[col], strict, window) for col in DATE_COLUMNS}
+        jobs |= {col: pool.submit(
+            check_number, cols[col], strict, RANGES.get(col, (None, None, "")), col in INT_COLUMNS,
+            col in NULLABLE_COLUMNS) for col in FLOAT_COLUMNS + INT_COLUMNS}
+        jobs |= {col: pool.submit(check_boolean, cols[col], strict) for col in _bool_columns(names)}
+        jobs |= {col: pool.submit(check_category, cols[col], levels) for col, levels in _categories(names).items()}
 
         # ids first: they label every other message
-        pid_obj = _objects(pid, pid)
+        pid_obj = objects(pid, pid)
         ids = _Labels(pid_obj)
         for col in ID_COLUMNS + TEXT_COLUMNS:
             if col == "patient_id":  # (nearly) all distinct: check every row
-                out[col], missing[col] = pid_obj, _missing(pid)
+                out[col], missing[col] = pid_obj, missing_mask(pid)
                 violations += _text_problems(col, pid, pid, ids, is_id=True, suspect=suspect_ids.result())
                 continue
             text, distinct, out[col], missing[col] = texts[col].result()
@@ -918,7 +552,7 @@ def _validate(table: pa.Table, source: str, strict: bool, window: tuple[dt.date,
     if not unique_ids.result():
         dup = pd.Series(pid_obj).duplicated(keep=False).to_numpy()
         if missing["patient_id"] is not None:
-            dup &= ~_np(missing["patient_id"])
+            dup &= ~mask_array(missing["patient_id"])
         violations.append(_violation("duplicate values (patient_id must be unique)", ("patient_id",), dup, ids))
 
     # extra columns: kept as read (text checked for control characters)
@@ -926,11 +560,11 @@ def _validate(table: pa.Table, source: str, strict: bool, window: tuple[dt.date,
         if name in out:
             continue
         arr = cols[name]
-        if _is_text(arr.type):
+        if is_text(arr.type):
             text = arr.cast(pa.string())
             values = pc.unique(text).drop_null()
             violations += _text_problems(name, text, values, ids, is_id=False)
-            out[name] = _objects(text, values)
+            out[name] = objects(text, values)
         else:
             try:
                 out[name] = arr.to_pandas()
@@ -952,7 +586,7 @@ def _validate(table: pa.Table, source: str, strict: bool, window: tuple[dt.date,
 class _Dates:
     """The date columns as int32 day numbers, for row rules of one comparison each.
 
-    ``low(col)`` holds a missing date as :data:`_NO_DAY`, ``high(col)`` as the largest int32:
+    ``low(col)`` holds a missing date as :data:`NO_DAY`, ``high(col)`` as the largest int32:
     ``high(later) < low(earlier)`` is then true exactly for the rows where both dates are known
     and ``later`` comes first.
     """
@@ -967,12 +601,12 @@ class _Dates:
     def high(self, col: str) -> np.ndarray:
         if col not in self._high:
             low = self._low[col]
-            missing = low == _NO_DAY
-            self._high[col] = np.where(missing, _LAST_DAY, low) if missing.any() else low
+            missing = low == NO_DAY
+            self._high[col] = np.where(missing, LAST_DAY, low) if missing.any() else low
         return self._high[col]
 
     def known(self, col: str) -> np.ndarray:
-        return self._low[col] != _NO_DAY
+        return self._low[col] != NO_DAY
 
 
 def _rules() -> list[tuple[str, tuple[str, ...], Callable[[_Dates], np.ndarray]]]:

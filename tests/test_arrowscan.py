@@ -8,7 +8,7 @@ import pyarrow.compute as pc
 import pytest
 
 from ensemble_helpers.arrowscan import hash64, suspect_text
-from ensemble_helpers.schema import _CONTROL, _ID_TROUBLE
+from ensemble_helpers.columns import CONTROL, ID_TROUBLE
 
 TRICKY = [
     "P001", "P002", "", " ", "  ", " P003", "P004 ", "P\t005", "P006\n", "\x00", "P\x7f7", "P\x1f8",
@@ -16,7 +16,7 @@ TRICKY = [
 ]
 
 
-@pytest.mark.parametrize("edges, pattern", [(True, _ID_TROUBLE), (False, _CONTROL)])
+@pytest.mark.parametrize("edges, pattern", [(True, ID_TROUBLE), (False, CONTROL)])
 def test_suspect_text_never_misses_what_the_regular_expression_finds(edges, pattern):
     for value in TRICKY:
         arr = pa.array(["P000", value, None, "P999"])
