@@ -35,7 +35,6 @@ _NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
 _ISO_DATE = r"^\d{4}-\d{2}-\d{2}$"
 CONTROL = r"[\x00-\x1f\x7f]"
 ID_TROUBLE = r"[\x00-\x1f\x7f]|^\s|\s$|^$"
-_EPOCH = dt.date(1970, 1, 1)
 
 
 def has_any(mask: Any) -> bool:
