@@ -252,13 +252,16 @@ def _digit_text_integers(text: Any) -> Any:
 
 def _integers(arr: Any) -> tuple[np.ndarray, np.ndarray | None] | None:
     """A column stored as integers (that fit int64) as ``(int64 values, 0 where missing; missing
-    mask or None when complete)``; None for any other storage (read by :func:`_numbers`)."""
+    mask or None when complete)``, both writable (pyarrow may hand out read-only views, and an
+    ``Int64`` column must accept new values); None for any other storage (read by
+    :func:`_numbers`)."""
     t = arr.type
     if not pa.types.is_integer(t) or t == pa.uint64():
         return None
     values = arr.fill_null(0) if arr.null_count else arr
-    values = np.asarray(values.to_numpy(zero_copy_only=False), dtype=np.int64)
-    return values, (mask_array(pc.is_null(arr)) if arr.null_count else None)
+    values = np.require(values.to_numpy(zero_copy_only=False), dtype=np.int64, requirements="W")
+    mask = np.require(mask_array(pc.is_null(arr)), requirements="W") if arr.null_count else None
+    return values, mask
 
 
 def _numbers(arr: Any, strict: bool):

@@ -89,3 +89,12 @@ def test_categories_from_dictionaries_and_text():
 def test_distinct_ids():
     assert distinct_ids(pa.array(["P1", "P2", None, None]))
     assert not distinct_ids(pa.chunked_array([pa.array(["P1", "P2"]), pa.array(["P3", "P1"])]))
+
+
+def test_integer_columns_accept_new_values():
+    for arr in (pa.array([1, None, 3]), pa.chunked_array([pa.array([1, None]), pa.array([3])]), pa.array(["1", None, "3"])):
+        values = check_number(arr, strict=False, bounds=(0, 4, ""), whole_numbers=True, nullable=True).values
+        column = pd.Series(values)
+        column.iloc[0] = 2
+        column.iloc[2] = pd.NA
+        assert column.tolist() == [2, pd.NA, pd.NA]
