@@ -197,43 +197,36 @@ def _dates(arr: Any, strict: bool, window: tuple[dt.date, dt.date]):
     return days, problems, None
 
 
-_DAY_NS = 86_400_000_000_000
+#: Nanoseconds per day.
+DAY_NS = 86_400_000_000_000
 #: Rows per block of the checks on dates (blocks that stay in the CPU cache).
 _BLOCK = 1 << 15
-#: The day number of a missing date (that of NaT, the smallest int64 in nanoseconds: a day in
-#: 1677, before any date window), and the largest day number.
-NO_DAY, LAST_DAY = np.iinfo(np.int64).min // _DAY_NS, np.iinfo(np.int32).max
+#: The day number (nanoseconds // DAY_NS) of a missing date, NaT (the smallest int64): a day
+#: in 1677, before any date window.
+NO_DAY = np.iinfo(np.int64).min // DAY_NS
 
 
-def _naive_ns_dates(arr: Any, window: tuple[dt.date, dt.date]) -> tuple[np.ndarray, Any, np.ndarray] | None:
+def _naive_ns_dates(arr: Any, window: tuple[dt.date, dt.date]) -> tuple[np.ndarray, Any] | None:
     """Fast path for Parquet/pandas dates: naive ``timestamp[ns]`` values that are all at midnight
-    and within the window come back as ``(datetime64[ns] values, missing mask or None when
-    complete, day numbers)``; anything else returns None and goes through :func:`_dates`, which
-    says what is wrong. Day numbers (for the row rules) are int32 days since 1970-01-01,
-    :data:`NO_DAY` where the date is missing (NaT's day)."""
+    and within the window come back as ``datetime64[ns]`` (with their missing mask, None when
+    complete); anything else returns None and goes through :func:`_dates`, which says what is
+    wrong."""
     if not (pa.types.is_timestamp(arr.type) and arr.type.tz is None and arr.type.unit == "ns"):
         return None
     values = arr.to_numpy(zero_copy_only=False).astype("datetime64[ns]", copy=False)
     i8 = values.view("i8")
     first, last = (np.datetime64(d, "D").astype(np.int64) for d in window)
     span = np.uint64(last - first)
-    days = np.empty(len(i8), np.int32)
     off = 0
     for start in range(0, len(i8), _BLOCK):  # blocks that stay in the CPU cache
         ns = i8[start: start + _BLOCK]
-        day = ns // _DAY_NS
+        day = ns // DAY_NS
         # off the window, or not at midnight; a missing date (NaT, the smallest int64) is off
         # the window too, so a valid column has exactly as many of these rows as missing values
-        off += np.count_nonzero(((day - first).view(np.uint64) > span) | (day * _DAY_NS != ns))
-        days[start: start + _BLOCK] = day
+        off += np.count_nonzero(((day - first).view(np.uint64) > span) | (day * DAY_NS != ns))
     if off != arr.null_count:
         return None
-    return values, (np.isnat(values) if arr.null_count else None), days
-
-
-def _day_numbers(days: Any) -> np.ndarray:
-    """Arrow ``date32`` values as int32 day numbers, :data:`NO_DAY` where missing."""
-    return np.asarray(days.cast(pa.int32()).fill_null(NO_DAY).to_numpy(zero_copy_only=False), dtype=np.int32)
+    return values, (np.isnat(values) if arr.null_count else None)
 
 
 def _digit_text_integers(text: Any) -> Any:
@@ -334,26 +327,23 @@ def _category(arr: Any, levels: tuple[str, ...]):
 class Checked:
     """One column after its checks: the typed values and missing mask (None: complete), the
     broken rules as ``(rule, row mask)`` in the order they are reported, or ``wrong``: the
-    stored-type rule that stops the load. Dates also carry their day numbers for the row rules
-    (:func:`_naive_ns_dates`)."""
+    stored-type rule that stops the load."""
 
     values: Any = None
     missing: Any = None
     problems: list[tuple[str, Any]] = field(default_factory=list)
     wrong: str | None = None
-    days: np.ndarray | None = None
 
 
 def check_date(arr: Any, strict: bool, window: tuple[dt.date, dt.date]) -> Checked:
     fast = _naive_ns_dates(arr, window)
     if fast is not None:  # timestamps in ns at midnight within the window: already typed
-        values, nat, days = fast
-        return Checked(values, nat, days=days)
+        return Checked(*fast)
     parsed, problems, wrong = _dates(arr, strict, window)
     if wrong:
         return Checked(wrong=wrong)
     values = parsed.cast(pa.timestamp("ns")).to_numpy(zero_copy_only=False).astype("datetime64[ns]", copy=False)
-    return Checked(values, missing_mask(arr), problems, days=_day_numbers(parsed))
+    return Checked(values, missing_mask(arr), problems)
 
 
 def check_number(

@@ -38,7 +38,7 @@ from ensemble_helpers import arrowscan
 from ensemble_helpers.columns import (
     CONTROL,
     ID_TROUBLE,
-    LAST_DAY,
+    DAY_NS,
     NO_DAY,
     as_string,
     check_boolean,
@@ -527,7 +527,6 @@ def _validate(table: pa.Table, source: str, strict: bool, window: tuple[dt.date,
             text, distinct, out[col], missing[col] = texts[col].result()
             violations += _text_problems(col, text, distinct, ids, is_id=col in ID_COLUMNS)
 
-        days: dict[str, np.ndarray] = {}  # day numbers of the dates, for the row rules
         for col, job in jobs.items():
             checked = job.result()
             if checked.wrong:
@@ -536,14 +535,12 @@ def _validate(table: pa.Table, source: str, strict: bool, window: tuple[dt.date,
             out[col], missing[col] = checked.values, checked.missing
             for rule, mask in checked.problems:
                 bad_values(rule, col, mask)
-            if checked.days is not None:
-                days[col] = checked.days
         if stored:
             raise DataContractError(source, stored)
-        # the row rules, in the threads too; their violations come last
+        # the row rules, on blocks of rows in the threads too; their violations come last
         rules = _rules()
-        dates = _Dates(days)
-        broken = pool.map(lambda rule: rule[2](dates), rules)
+        dates = {col: out[col] for col in DATE_COLUMNS}
+        blocks = pool.map(lambda start: _Dates(dates, start, start + _BLOCK).broken(rules), range(0, n, _BLOCK))
 
     for col in REQUIRED_COLUMNS + OPTIONAL_COLUMNS:
         if col in missing and col not in NULLABLE_COLUMNS:
@@ -571,9 +568,10 @@ def _validate(table: pa.Table, source: str, strict: bool, window: tuple[dt.date,
             except (pa.ArrowInvalid, ValueError, OverflowError) as exc:
                 violations.append(Violation(f"extra column cannot be read ({exc})", (name,), 0))
 
-    for (text, cols_, _), bad in zip(rules, broken):  # unreadable dates are missing here: they pass
-        if bad.any():
-            violations.append(_violation(text, cols_, bad, ids))
+    hit = np.logical_or.reduce(list(blocks))
+    for (text, cols_, broken), found in zip(rules, hit):  # unreadable dates are missing here: they pass
+        if found:
+            violations.append(_violation(text, cols_, broken(_Dates(dates, 0, n)), ids))
     if violations:
         raise DataContractError(source, violations)
     typed = pd.DataFrame({name: out[name] for name in names if name in out}, copy=False)
@@ -583,30 +581,42 @@ def _validate(table: pa.Table, source: str, strict: bool, window: tuple[dt.date,
     return typed
 
 
-class _Dates:
-    """The date columns as int32 day numbers, for row rules of one comparison each.
+#: Rows per block of the row rules (blocks of every date column stay in the CPU cache).
+_BLOCK = 1 << 15
 
-    ``low(col)`` holds a missing date as :data:`NO_DAY`, ``high(col)`` as the largest int32:
-    ``high(later) < low(earlier)`` is then true exactly for the rows where both dates are known
-    and ``later`` comes first.
+
+class _Dates:
+    """Rows ``start:stop`` of the date columns as day numbers, for row rules of one comparison
+    each (the dates are at midnight; a block at a time needs no day numbers kept in memory).
+
+    ``low(col)`` holds a missing date (NaT) as :data:`NO_DAY`, ``high(col)`` as the largest
+    int64: ``high(later) < low(earlier)`` is then true exactly for the rows where both dates are
+    known and ``later`` comes first.
     """
 
-    def __init__(self, days: dict[str, np.ndarray]) -> None:
-        self._low = days
+    def __init__(self, values: dict[str, np.ndarray], start: int, stop: int) -> None:
+        self._values, self._rows = values, slice(start, stop)
+        self._low: dict[str, np.ndarray] = {}
         self._high: dict[str, np.ndarray] = {}
 
     def low(self, col: str) -> np.ndarray:
+        if col not in self._low:  # NaT, the smallest int64, falls on NO_DAY
+            self._low[col] = self._values[col][self._rows].view("i8") // DAY_NS
         return self._low[col]
 
     def high(self, col: str) -> np.ndarray:
         if col not in self._high:
-            low = self._low[col]
+            low = self.low(col)
             missing = low == NO_DAY
-            self._high[col] = np.where(missing, LAST_DAY, low) if missing.any() else low
+            self._high[col] = np.where(missing, np.iinfo(np.int64).max, low) if missing.any() else low
         return self._high[col]
 
     def known(self, col: str) -> np.ndarray:
-        return self._low[col] != NO_DAY
+        return self.low(col) != NO_DAY
+
+    def broken(self, rules: Sequence[tuple[str, tuple[str, ...], Callable[["_Dates"], np.ndarray]]]) -> list[bool]:
+        """Whether each rule is broken in some row of these rows."""
+        return [bool(rule(self).any()) for _, _, rule in rules]
 
 
 def _rules() -> list[tuple[str, tuple[str, ...], Callable[[_Dates], np.ndarray]]]:
