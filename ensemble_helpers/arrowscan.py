@@ -98,8 +98,12 @@ def suspect_text(arr: Any, edges: bool) -> bool:
 
 
 def _control(data: np.ndarray) -> bool:
-    """Whether bytes hold an ASCII control character (0x00-0x1f or 0x7f)."""
-    return bool((data < 0x20).any() or (data == 0x7F).any())
+    """Whether bytes hold an ASCII control character (0x00-0x1f or 0x7f), a megabyte at a time."""
+    for start in range(0, len(data), 1 << 20):
+        part = data[start: start + (1 << 20)]
+        if (part < 0x20).any() or (part == 0x7F).any():
+            return True
+    return False
 
 
 def _mix(h: np.ndarray) -> np.ndarray:
@@ -154,7 +158,7 @@ def hash64(arr: Any) -> np.ndarray:
                 block = padded
             # the length, mixed, then word by word: h = mix(h) ^ word (mix is a bijection, so
             # values of one length that differ in their last word still get different hashes)
-            h = np.full(block.shape[0], _mix(np.array([length], np.uint64))[0])
+            h = _mix(np.array([length], np.uint64))
             for k, word in enumerate(np.ascontiguousarray(block).view("<u8").T):
                 h = (_mix(h) if k else h) ^ word
             hashes[rows] = h

@@ -245,16 +245,14 @@ def _digit_text_integers(text: Any) -> Any:
 
 def _integers(arr: Any) -> tuple[np.ndarray, np.ndarray | None] | None:
     """A column stored as integers (that fit int64) as ``(int64 values, 0 where missing; missing
-    mask or None when complete)``, both writable (pyarrow may hand out read-only views, and an
-    ``Int64`` column must accept new values); None for any other storage (read by
-    :func:`_numbers`)."""
+    mask or None when complete)``; None for any other storage (read by :func:`_numbers`). The
+    values may be a read-only view of the Arrow buffer."""
     t = arr.type
     if not pa.types.is_integer(t) or t == pa.uint64():
         return None
     values = arr.fill_null(0) if arr.null_count else arr
-    values = np.require(values.to_numpy(zero_copy_only=False), dtype=np.int64, requirements="W")
-    mask = np.require(mask_array(pc.is_null(arr)), requirements="W") if arr.null_count else None
-    return values, mask
+    values = np.asarray(values.to_numpy(zero_copy_only=False), dtype=np.int64)
+    return values, (mask_array(pc.is_null(arr)) if arr.null_count else None)
 
 
 def _numbers(arr: Any, strict: bool):
@@ -362,10 +360,12 @@ def check_number(
         outside = ((values < lo) if lo is not None else False) | ((values > hi) if hi is not None else False)
         if mask is not None:
             outside &= ~mask
+        values = np.require(values, requirements="W")  # (pyarrow may lend its buffer, read-only)
         if mask is None and not nullable:
             typed = values
-        else:
-            typed = pd.arrays.IntegerArray(values, mask if mask is not None else np.zeros(len(values), bool))
+        else:  # an Int64 column must accept new values
+            mask = np.require(mask, requirements="W") if mask is not None else np.zeros(len(values), bool)
+            typed = pd.arrays.IntegerArray(values, mask)
         return Checked(typed, mask, [(rule, outside)])
     values, bad, wrong = _numbers(arr, strict)
     if wrong:
@@ -404,7 +404,8 @@ def distinct_ids(pid: Any) -> bool:
     """Whether no id is repeated (missing ids aside). All-different 64-bit hashes prove it
     (:func:`ensemble_helpers.arrowscan.hash64`, a few milliseconds for a million ids); only when
     two hashes agree are the ids themselves counted."""
-    hashes = np.sort(arrowscan.hash64(pid))
+    hashes = arrowscan.hash64(pid)
+    hashes.sort()
     if not (hashes[1:] == hashes[:-1]).any():
         return True
     return pc.count_distinct(pid, mode="only_valid").as_py() == len(pid) - pid.null_count

@@ -340,10 +340,14 @@ def _read_parquet(path: Path, fmt: str, dictionary_columns: tuple[str, ...] = ()
     # (pyarrow refuses a name the file holds twice: such a file is read as stored and the
     # contract reports the repeated name; a column that is not text is read as stored)
     dictionary = [c for c in dictionary_columns if names.count(c) == 1]
-    try:
-        table = pq.read_table(path, read_dictionary=dictionary or None)
-    except Exception as exc:  # pyarrow raises several types for a damaged file
-        raise ReadProblem(f"not a readable Parquet file ({exc})") from exc
+    try:  # one chunk per row group: columns without missing values convert without a copy
+        with pq.ParquetFile(path, read_dictionary=dictionary or None) as parquet:
+            table = parquet.read()
+    except Exception:  # pyarrow raises several types for a damaged file: read_table names them
+        try:
+            table = pq.read_table(path, read_dictionary=dictionary or None)
+        except Exception as exc:
+            raise ReadProblem(f"not a readable Parquet file ({exc})") from exc
     return RawTable(table, fmt, typed=True)
 
 
