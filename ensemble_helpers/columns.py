@@ -201,9 +201,6 @@ def _dates(arr: Any, strict: bool, window: tuple[dt.date, dt.date]):
 DAY_NS = 86_400_000_000_000
 #: Rows per block of the checks on dates (blocks that stay in the CPU cache).
 _BLOCK = 1 << 15
-#: The day number (nanoseconds // DAY_NS) of a missing date, NaT (the smallest int64): a day
-#: in 1677, before any date window.
-NO_DAY = np.iinfo(np.int64).min // DAY_NS
 
 
 def _naive_ns_dates(arr: Any, window: tuple[dt.date, dt.date]) -> tuple[np.ndarray, Any] | None:

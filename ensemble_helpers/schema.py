@@ -38,8 +38,6 @@ from ensemble_helpers import arrowscan
 from ensemble_helpers.columns import (
     CONTROL,
     ID_TROUBLE,
-    DAY_NS,
-    NO_DAY,
     as_string,
     check_boolean,
     check_category,
@@ -537,10 +535,11 @@ def _validate(table: pa.Table, source: str, strict: bool, window: tuple[dt.date,
                 bad_values(rule, col, mask)
         if stored:
             raise DataContractError(source, stored)
-        # the row rules, on blocks of rows in the threads too; their violations come last
+        # the row rules, in the threads too; their violations come last
         rules = _rules()
-        dates = {col: out[col] for col in DATE_COLUMNS}
-        blocks = pool.map(lambda start: _Dates(dates, start, start + _BLOCK).broken(rules), range(0, n, _BLOCK))
+        dates = _Dates({col: out[col] for col in DATE_COLUMNS})
+        list(pool.map(dates.known, DATE_COLUMNS))
+        hit = list(pool.map(lambda rule: bool(rule[2](dates).any()), rules))
 
     for col in REQUIRED_COLUMNS + OPTIONAL_COLUMNS:
         if col in missing and col not in NULLABLE_COLUMNS:
@@ -568,10 +567,9 @@ def _validate(table: pa.Table, source: str, strict: bool, window: tuple[dt.date,
             except (pa.ArrowInvalid, ValueError, OverflowError) as exc:
                 violations.append(Violation(f"extra column cannot be read ({exc})", (name,), 0))
 
-    hit = np.logical_or.reduce(list(blocks))
-    for (text, cols_, broken), found in zip(rules, hit):  # unreadable dates are missing here: they pass
+    for (text, cols_, broken), found in zip(rules, hit):  # unreadable dates are NaT here: they pass
         if found:
-            violations.append(_violation(text, cols_, broken(_Dates(dates, 0, n)), ids))
+            violations.append(_violation(text, cols_, broken(dates), ids))
     if violations:
         raise DataContractError(source, violations)
     typed = pd.DataFrame({name: out[name] for name in names if name in out}, copy=False)
@@ -581,42 +579,32 @@ def _validate(table: pa.Table, source: str, strict: bool, window: tuple[dt.date,
     return typed
 
 
-#: Rows per block of the row rules (blocks of every date column stay in the CPU cache).
-_BLOCK = 1 << 15
-
-
 class _Dates:
-    """Rows ``start:stop`` of the date columns as day numbers, for row rules of one comparison
-    each (the dates are at midnight; a block at a time needs no day numbers kept in memory).
+    """The date columns (``datetime64[ns]``, at midnight) as int64 nanoseconds, for row rules of
+    one comparison each: ``later < earlier`` where ``later`` is known (a missing date, NaT, is the
+    smallest int64, so an unknown ``earlier`` never makes a row break a rule)."""
 
-    ``low(col)`` holds a missing date (NaT) as :data:`NO_DAY`, ``high(col)`` as the largest
-    int64: ``high(later) < low(earlier)`` is then true exactly for the rows where both dates are
-    known and ``later`` comes first.
-    """
+    def __init__(self, values: dict[str, np.ndarray]) -> None:
+        self._ns = {col: v.view("i8") for col, v in values.items()}
+        self._known: dict[str, np.ndarray | None] = {}
 
-    def __init__(self, values: dict[str, np.ndarray], start: int, stop: int) -> None:
-        self._values, self._rows = values, slice(start, stop)
-        self._low: dict[str, np.ndarray] = {}
-        self._high: dict[str, np.ndarray] = {}
+    def ns(self, col: str) -> np.ndarray:
+        return self._ns[col]
 
-    def low(self, col: str) -> np.ndarray:
-        if col not in self._low:  # NaT, the smallest int64, falls on NO_DAY
-            self._low[col] = self._values[col][self._rows].view("i8") // DAY_NS
-        return self._low[col]
+    def known(self, col: str) -> np.ndarray | None:
+        """Where the date is known; None when it is known in every row."""
+        if col not in self._known:
+            nat = self._ns[col] == np.iinfo(np.int64).min
+            self._known[col] = ~nat if nat.any() else None
+        return self._known[col]
 
-    def high(self, col: str) -> np.ndarray:
-        if col not in self._high:
-            low = self.low(col)
-            missing = low == NO_DAY
-            self._high[col] = np.where(missing, np.iinfo(np.int64).max, low) if missing.any() else low
-        return self._high[col]
+    def before(self, later: str, earlier: str) -> np.ndarray:
+        """Rows where ``later`` is known and comes before ``earlier``."""
+        return _where_known(self.ns(later) < self.ns(earlier), self.known(later))
 
-    def known(self, col: str) -> np.ndarray:
-        return self.low(col) != NO_DAY
 
-    def broken(self, rules: Sequence[tuple[str, tuple[str, ...], Callable[["_Dates"], np.ndarray]]]) -> list[bool]:
-        """Whether each rule is broken in some row of these rows."""
-        return [bool(rule(self).any()) for _, _, rule in rules]
+def _where_known(broken: np.ndarray, known: np.ndarray | None) -> np.ndarray:
+    return broken if known is None else broken & known
 
 
 def _rules() -> list[tuple[str, tuple[str, ...], Callable[[_Dates], np.ndarray]]]:
@@ -625,7 +613,7 @@ def _rules() -> list[tuple[str, tuple[str, ...], Callable[[_Dates], np.ndarray]]
 
     def ge(later: str, earlier: str):
         def broken(d: _Dates) -> np.ndarray:
-            return d.high(later) < d.low(earlier)
+            return d.before(later, earlier)
 
         return broken
 
@@ -649,7 +637,7 @@ def _rules() -> list[tuple[str, tuple[str, ...], Callable[[_Dates], np.ndarray]]
         (
             "last_followup must equal death_date for a patient who died",
             ("death_date", "last_followup"),
-            lambda d: d.known("death_date") & (d.low("last_followup") != d.low("death_date")),
+            lambda d: _where_known(d.ns("last_followup") != d.ns("death_date"), d.known("death_date")),
         )
     )
     return rules
