@@ -45,7 +45,7 @@ def write_as(df: pd.DataFrame, folder: Path, fmt: str) -> Path:
         df.to_parquet(path, index=False)
     elif fmt == "xlsx":
         with pd.ExcelWriter(path, engine="openpyxl") as writer:
-            pd.DataFrame({"about": ["the patients are on the next sheet"]}).to_excel(writer, "readme", index=False)
+            pd.DataFrame({"about": ["the patients are on the next sheet"]}).to_excel(writer, sheet_name="readme", index=False)
             df.to_excel(writer, sheet_name="patients", index=False)
     elif fmt == "xpt":
         import pyreadstat
