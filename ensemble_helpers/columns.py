@@ -226,6 +226,10 @@ def _naive_ns_dates(arr: Any, window: tuple[dt.date, dt.date]) -> tuple[np.ndarr
     return values, (np.isnat(values) if arr.null_count else None)
 
 
+#: Whole numbers read via float64 are exact below this (2**53); larger ones are refused.
+WHOLE_LIMIT = 2**53
+
+
 def _digit_text_integers(text: Any) -> Any:
     """Text whose every value is written with the digits 0-9 only (``2``, ``007``), below 2**53,
     as int64 (the numbers :func:`_numbers` would read, without the round trip via float); None
@@ -237,7 +241,7 @@ def _digit_text_integers(text: Any) -> Any:
     if not pc.all(pc.utf8_is_digit(text)).as_py():
         return None
     largest = pc.max(values).as_py()
-    return None if largest is not None and largest >= 2**53 else values
+    return None if largest is not None and largest >= WHOLE_LIMIT else values
 
 
 def _integers(arr: Any) -> tuple[np.ndarray, np.ndarray | None] | None:
@@ -245,8 +249,10 @@ def _integers(arr: Any) -> tuple[np.ndarray, np.ndarray | None] | None:
     mask or None when complete)``; None for any other storage (read by :func:`_numbers`). The
     values may be a read-only view of the Arrow buffer."""
     t = arr.type
-    if not pa.types.is_integer(t) or t == pa.uint64():
+    if not pa.types.is_integer(t):
         return None
+    if t == pa.uint64() and (pc.max(arr).as_py() or 0) > np.iinfo(np.int64).max:
+        return None  # (read as a number, too large to be a whole number read exactly)
     values = arr.fill_null(0) if arr.null_count else arr
     values = np.asarray(values.to_numpy(zero_copy_only=False), dtype=np.int64)
     return values, (mask_array(pc.is_null(arr)) if arr.null_count else None)
@@ -273,7 +279,9 @@ def _numbers(arr: Any, strict: bool):
         shaped = pc.match_substring_regex(text, _NUMBER)  # no nan/inf spellings
         values = pc.if_else(shaped, text, pa.scalar(None, pa.string())).cast(pa.float64())
         bad = pc.and_(pc.is_valid(text), pc.invert(shaped))
-    elif pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t):
+    elif pa.types.is_integer(t):  # beyond 2**53 the nearest float: a range check still refuses it
+        values = arr.cast(pa.float64(), safe=False)
+    elif pa.types.is_floating(t) or pa.types.is_decimal(t):
         values = arr.cast(pa.float64())
     else:
         return None, None, f"stored as {t}, expected a numeric type"
@@ -374,6 +382,11 @@ def check_number(
         if frac.any():
             problems.append(("not a whole number", frac))
             values = np.where(frac, np.nan, values)
+            nan = np.isnan(values)
+        huge = ~nan & (np.abs(values) >= WHOLE_LIMIT)  # int64 cannot hold it, or a float rounded it
+        if huge.any():
+            problems.append((f"whole number too large to be read exactly ({WHOLE_LIMIT:,} or more)", huge))
+            values = np.where(huge, np.nan, values)
             nan = np.isnan(values)
     with np.errstate(invalid="ignore"):
         outside = ~nan & (((values < lo) if lo is not None else False)

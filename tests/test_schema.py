@@ -327,3 +327,48 @@ def test_csv_whole_numbers_read_as_integers_or_as_numbers(tmp_path):
     err = _error(tmp_path, patient(prior_lines="0x1"), patient(patient_id="P2", prior_lines="-1"))
     found = {v.rule: v.examples for v in err.violations if v.columns == ("prior_lines",)}
     assert found == {"not a number": ("P1 (row 1)",), "must be 0 or more": ("P2 (row 2)",)}
+
+
+def test_whole_numbers_too_large_to_read_exactly_are_refused(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    too_large = "whole number too large to be read exactly (9,007,199,254,740,992 or more)"
+    table = pa.Table.from_pandas(_three(tmp_path), preserve_index=False)
+    at = table.column_names.index("prior_lines")
+    stored = {"float.parquet": pa.array([1e20, 2.0, 1.0]),  # was loaded as -9223372036854775808
+              "uint64.parquet": pa.array([2**64 - 1, 2, 1], pa.uint64())}  # was an ArrowInvalid crash
+    for name, arr in stored.items():
+        pq.write_table(table.set_column(at, "prior_lines", arr), tmp_path / name)
+        with pytest.raises(DataContractError) as info:
+            load_patients(tmp_path / name, use_cache=False)
+        assert [(v.columns, v.rule, v.count, v.examples) for v in info.value.violations] == [
+            (("prior_lines",), too_large, 1, ("P1 (row 1)",))], name
+    pq.write_table(table.set_column(at, "prior_lines", pa.array([2**53 + 1, 2, 1], pa.uint64())), tmp_path / "ok.parquet")
+    assert load_patients(tmp_path / "ok.parquet", use_cache=False)["prior_lines"].tolist() == [2**53 + 1, 2, 1]
+    err = _error(tmp_path, patient(prior_lines=str(2**53 + 1)), patient(patient_id="P2", prior_lines="1e20"))
+    assert [(v.columns, v.rule, v.count) for v in err.violations] == [(("prior_lines",), too_large, 2)]
+
+
+def test_ids_load_as_written_and_errors_come_in_one_order(tmp_path):
+    frame = _three(tmp_path)
+    frame["patient_id"] = ["P\u00e9", "Pe\u0301", "P\u00e9\u00a0"]  # NFC, NFD, a trailing no-break space
+    back = load_patients(_typed_parquet(tmp_path, frame), use_cache=False)
+    assert [v.encode() for v in back["patient_id"]] == [b"P\xc3\xa9", b"Pe\xcc\x81", b"P\xc3\xa9\xc2\xa0"]
+    records = [patient(patient_id=f"P{i}", ecog="9", visceral_metastasis="maybe", tdxd_end="2020-01-01",
+                       prior_lines="1.5" if i % 2 else "-1") for i in range(30)]
+    messages = set()
+    for _ in range(5):
+        with pytest.raises(DataContractError) as info:
+            load_patients(write_csv(tmp_path, *records, records[0]), use_cache=False)
+        messages.add(str(info.value))
+    assert len(messages) == 1
+    rules = [(v.columns, v.rule.split(" (")[0], v.count) for v in info.value.violations]
+    assert rules == [
+        (("ecog",), "must be between 0 and 4", 31),
+        (("prior_lines",), "not a whole number", 15),
+        (("prior_lines",), "must be 0 or more", 16),
+        (("visceral_metastasis",), "not a boolean", 31),
+        (("patient_id",), "duplicate values", 2),
+        (("tdxd_start", "tdxd_end"), "tdxd_end must be on or after tdxd_start", 31),
+    ]
