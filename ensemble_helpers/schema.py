@@ -294,7 +294,7 @@ def load_patients(
 
     def build() -> pd.DataFrame:
         table, _, typed = read_table(path, data_sheet=data_sheet)
-        return _validate(table, str(path), strict=typed, window=window)
+        return _validate(table, str(path), strict=typed, window=window, owned=True)
 
     if not use_cache or not Path(path).is_file():
         return build()  # (a missing file is reported by read_table)
@@ -483,8 +483,11 @@ def _text_problems(
     return out
 
 
-def _validate(table: pa.Table, source: str, strict: bool, window: tuple[dt.date, dt.date]) -> pd.DataFrame:
-    """Every column and row rule on an Arrow table; the typed DataFrame or one error."""
+def _validate(
+    table: pa.Table, source: str, strict: bool, window: tuple[dt.date, dt.date], owned: bool = False
+) -> pd.DataFrame:
+    """Every column and row rule on an Arrow table; the typed DataFrame or one error. ``owned``:
+    the table was read from a file for this call alone (its buffers may become the columns)."""
     names = list(table.column_names)
     _check_names(names, source)
     n = table.num_rows
@@ -573,11 +576,41 @@ def _validate(table: pa.Table, source: str, strict: bool, window: tuple[dt.date,
             violations.append(_violation(text, cols_, broken(dates), ids))
     if violations:
         raise DataContractError(source, violations)
-    typed = pd.DataFrame({name: out[name] for name in names if name in out}, copy=False)
+    typed = pd.DataFrame({name: _writable(out[name], cols[name], owned) for name in names if name in out},
+                         copy=False)
     for col in INT_COLUMNS:
         if col not in NULLABLE_COLUMNS and typed[col].dtype != np.int64:  # complete: plain integers
             typed[col] = typed[col].astype("int64")
     return typed
+
+
+def _writable(values: Any, column: Any, owned: bool) -> Any:
+    """``values`` writable: a loaded table accepts new values (``df.loc[row, col] = value``) as a
+    cached one does. A read-only view that the fast paths lend of an Arrow buffer becomes a
+    writable view of that buffer when the table is ``owned`` (read from a file for this load; no
+    copy), and a copy otherwise (a table of a caller's DataFrame may share its memory)."""
+    array = values.values if isinstance(values, pd.Series) else values  # (extra columns: to_pandas)
+    if not isinstance(array, np.ndarray) or array.flags.writeable:
+        return values
+    view = _buffer_view(values, column) if owned and isinstance(values, np.ndarray) else None
+    return view if view is not None else values.copy()
+
+
+def _buffer_view(values: np.ndarray, column: Any) -> np.ndarray | None:
+    """A writable view of the mutable Arrow buffer whose values ``values`` are (one chunk, no
+    missing value, the same memory), or None."""
+    chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+    if len(chunks) != 1 or chunks[0].null_count or values.ndim != 1 or not values.flags.c_contiguous:
+        return None
+    chunk = chunks[0]
+    buffers = chunk.buffers()
+    if len(buffers) != 2 or buffers[1] is None or not buffers[1].is_mutable:
+        return None
+    offset = chunk.offset * values.itemsize
+    if values.ctypes.data != buffers[1].address + offset or offset + values.nbytes > buffers[1].size:
+        return None
+    view = np.frombuffer(buffers[1], dtype=values.dtype, count=len(values), offset=offset)
+    return view if view.flags.writeable else None
 
 
 class _Dates:

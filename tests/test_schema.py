@@ -372,3 +372,35 @@ def test_ids_load_as_written_and_errors_come_in_one_order(tmp_path):
         (("patient_id",), "duplicate values", 2),
         (("tdxd_start", "tdxd_end"), "tdxd_end must be on or after tdxd_start", 31),
     ]
+
+
+def test_a_loaded_table_accepts_new_values_like_a_cached_one(tmp_path):
+    frame = _three(tmp_path)
+    frame["extra_score"] = [0.5, 1.5, 2.5]
+    sources = [_typed_parquet(tmp_path, frame), write_csv(tmp_path, patient(), patient(patient_id="P2"))]
+    for path in sources:
+        for use_cache in (False, True, True):  # validated, stored, then read from the cache
+            df = load_patients(path, use_cache=use_cache)
+            # (a read-only view of an Arrow buffer failed: "assignment destination is read-only",
+            # or pandas' AssertionError for dates, while a cached table took the same values)
+            df.loc[0, "tdxd_start"] = pd.Timestamp("2022-02-02")
+            df.loc[0, "age"] = 61.5
+            df.loc[1, "prior_lines"] = 4
+            df.loc[1, "brain_metastasis"] = True
+            assert df.loc[0, "tdxd_start"] == pd.Timestamp("2022-02-02") and df.loc[0, "age"] == 61.5
+            assert df.loc[1, "prior_lines"] == 4 and bool(df.loc[1, "brain_metastasis"])
+            if "extra_score" in df:
+                df.loc[2, "extra_score"] = 3.0
+                assert df["extra_score"].tolist() == [0.5, 1.5, 3.0]
+
+
+def test_a_validated_dataframe_is_writable_and_not_shared_with_its_input(tmp_path):
+    from ensemble_helpers.schema import validate_patients
+
+    frame = _three(tmp_path)
+    before = frame.copy(deep=True)
+    typed = validate_patients(frame, strict_types=True)
+    typed.loc[0, "tdxd_start"] = pd.Timestamp("2022-02-02")
+    typed.loc[0, "age"] = 99.0
+    assert typed.loc[0, "tdxd_start"] == pd.Timestamp("2022-02-02") and typed.loc[0, "age"] == 99.0
+    pd.testing.assert_frame_equal(frame, before)
