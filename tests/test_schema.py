@@ -404,3 +404,18 @@ def test_a_validated_dataframe_is_writable_and_not_shared_with_its_input(tmp_pat
     typed.loc[0, "age"] = 99.0
     assert typed.loc[0, "tdxd_start"] == pd.Timestamp("2022-02-02") and typed.loc[0, "age"] == 99.0
     pd.testing.assert_frame_equal(frame, before)
+
+
+def test_csv_read_by_pyarrow_keeps_null_spellings_and_line_endings(tmp_path):
+    # pyarrow's own defaults would read "NA", "null", "NaN" as missing: only an empty cell is
+    records = [patient(next_regimen="NA"), patient(patient_id="P2", next_regimen="null", ecog="NaN")]
+    err = _error(tmp_path, *records)
+    assert [(v.columns, v.rule, v.examples) for v in err.violations] == [(("ecog",), "not a number", ("P2 (row 2)",))]
+    records[1]["ecog"] = ""
+    path = write_csv(tmp_path, *records)
+    crlf = tmp_path / "crlf.csv"
+    crlf.write_bytes(b"\xef\xbb\xbf" + path.read_bytes().replace(b"\n", b"\r\n"))
+    for source in (path, crlf):
+        df = load_patients(source, use_cache=False)
+        assert df["next_regimen"].tolist() == ["NA", "null"] and df["ecog"].isna().tolist() == [False, True]
+        assert df.columns[0] == "patient_id" and df["patient_id"].tolist() == ["P1", "P2"]
