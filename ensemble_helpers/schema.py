@@ -11,7 +11,7 @@ numbers when the file itself cannot be parsed).
 The conversion runs on Arrow arrays (``pyarrow.compute``) and NumPy, column by column in two
 threads, with quick whole-column scans (:mod:`ensemble_helpers.arrowscan`) that let a valid
 column skip the slower checks that say which rows are wrong: a million-row file loads in about
-1.5 times pyarrow's CSV read, 2.2 times its Parquet read (``benchmarks/bench_scale.py
+1.5 times pyarrow's CSV read, 2.3 times its Parquet read (``benchmarks/bench_scale.py
 --load-ratios``; README, Performance).
 
 Examples
